@@ -1,0 +1,115 @@
+"""`mes demo`: the demo plant on a local database, with users to log in as, served on localhost."""
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import click
+from argon2 import PasswordHasher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mes.models import User
+from mes.settings import Settings
+
+# name, role, badge, PIN, display name. Demo only: a real plant adds people with `mes user add`.
+DEMO_USERS = (
+    ("op.li", "operator", "B1001", "1001", "李明 Li Ming"),
+    ("op.zhao", "operator", "B1002", "1002", "赵芳 Zhao Fang"),
+    ("op.sun", "operator", "B1003", "1003", "孙伟 Sun Wei"),
+    ("op.zhou", "operator", "B1004", "1004", "周婷 Zhou Ting"),
+    ("op.wu", "operator", "B1005", "1005", "吴磊 Wu Lei"),
+    ("sup.wang", "supervisor", "B2001", "2001", "王强 Wang Qiang"),
+    ("qe.chen", "quality", "B3001", "3001", "陈静 Chen Jing"),
+    ("qe.liu", "quality", "B3002", "3002", "刘洋 Liu Yang"),
+    ("view.board", "viewer", None, None, "Wall board"),
+    ("admin", "admin", None, None, "Administrator"),
+)
+DEMO_PASSWORD = "demo-password"
+# The demo's PINs are printed at start-up, so argon2's cost protects nothing for them; the seeded history
+# re-enters a PIN for every signature (about 10 000), which at the library's defaults would take half an
+# hour. Demo PINs are therefore hashed with argon2id's cheapest parameters; real users never are.
+DEMO_PIN_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def ensure_demo_users(session: Session) -> None:
+    """Create the demo users that do not exist yet."""
+    from mes.auth import create_user
+
+    existing = set(session.scalars(select(User.name)))
+    for name, role, badge, pin, display in DEMO_USERS:
+        if name not in existing:
+            user = create_user(session, name, [role], DEMO_PASSWORD, pin=pin, badge=badge, display_name=display)
+            if pin:
+                user.pin_hash = DEMO_PIN_HASHER.hash(pin)
+
+
+@click.command()
+@click.option("--days", default=180, show_default=True, type=click.IntRange(0, 3650),
+              help="Days of history to seed, back from today (0: none).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Prepare the database and exit.")
+@click.option("--seed", default=1, show_default=True, help="Random seed of the history; the same seed repeats it.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
+              help="End the history at this past UTC time instead of now (a repeatable window).")
+@click.pass_obj
+def demo(settings: Settings, days: int, host: str, port: int, no_serve: bool, seed: int,
+         until: datetime | None) -> None:
+    """Prepare the demo plant (MES_DATABASE_URL, else SQLite in the instance folder) and serve it."""
+    from mes.cli import transaction
+    from mes.migrate import upgrade
+    from mes.plant_config import PlantConfigError, load_plant_config
+    from mes.plant_loader import load_plant
+
+    click.echo(f"database: {settings.database_url}")
+    upgrade(settings.database_url)
+    try:
+        config = load_plant_config(settings.config_dir)
+    except PlantConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    with transaction(settings) as session:
+        report = load_plant(session, config)
+        ensure_demo_users(session)
+    click.echo(f"plant: {len(config.lines)} lines ({report.summary()})")
+    seed_demo_history(settings, days, seed, until.replace(tzinfo=UTC) if until else None)
+    click.echo(f"\nlog in (password {DEMO_PASSWORD!r} for everyone):")
+    for name, role, badge, pin, _ in DEMO_USERS:
+        click.echo(f"  {name:<11} {role:<10}" + (f" badge {badge} PIN {pin}" if badge else ""))
+    click.echo(f"\nserving on http://{host}:{port}/  (health: http://{host}:{port}/api/v1/health)")
+    if not no_serve:
+        from mes.serving import serve_app
+
+        serve_app(host, port)
+
+
+def seed_demo_history(settings: Settings, days: int, seed: int, end: datetime | None = None) -> None:
+    """Seed `days` of history through the services, unless the database already has some."""
+    from mes.audit import AuditConfig
+    from mes.db import make_engine, make_session_factory
+    from mes.demo_history import has_history, seed_history
+    from mes.demo_summary import summary_lines
+
+    engine = make_engine(settings.database_url)
+    try:
+        # The audit key and checkpoints of this instance, as every other `mes` command uses them.
+        sessions = make_session_factory(engine, audit=AuditConfig.for_instance(settings.instance_path))
+        with sessions() as session:
+            seeded = has_history(session)
+        if seeded:
+            click.echo("history: the database already has work orders; not seeding again (a new database seeds afresh)")
+            return
+        if days == 0:
+            return
+        click.echo(f"seeding {days} days of production history (seed {seed}) through the services ...")
+        started = time.monotonic()
+        report = seed_history(sessions, days, seed, progress=click.echo, end=end)
+        with sessions() as session:
+            lines = summary_lines(session)
+        click.echo(f"history seeded in {time.monotonic() - started:.0f} s:")
+        for line in lines:
+            click.echo(line)
+        if report.refused:
+            click.echo(f"warning: the services refused {report.refused} simulated action(s); see the log", err=True)
+    finally:
+        engine.dispose()

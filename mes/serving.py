@@ -1,0 +1,27 @@
+"""Run the web app under gunicorn from Python (used by `mes serve` and `mes demo`)."""
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):  # type: ignore[no-untyped-def]
+        from mes import create_app
+
+        return create_app()
+
+
+def serve_app(host: str, port: int, workers: int = 2, threads: int = 4) -> None:
+    """Serve until interrupted; each worker builds its own app after the fork."""
+    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+               "worker_class": "gthread", "accesslog": "-"}).run()

@@ -1,0 +1,296 @@
+"""`mes demo`: months of plausible history, seeded once, through the services, on the shift calendar."""
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mes.audit_verify import verify
+from mes.cli import main
+from mes.demo_calendar import WorkCalendar
+from mes.demo_values import Spec, StepValues, model_for
+from mes.models import (
+    Calendar,
+    Calibration,
+    Deviation,
+    Hold,
+    Machine,
+    MachineRun,
+    NcrDisposition,
+    RoutingStep,
+    Signature,
+    StepEvent,
+    StepExecution,
+    Unit,
+    UserQualification,
+    WorkOrder,
+)
+from mes.models.production import Measurement, Nonconformance
+from tests.conftest import CONFIG_DIR
+
+ZONE = ZoneInfo("Asia/Shanghai")
+DAYS = 14
+QUALITY = {"qe.chen", "qe.liu"}
+# A fixed window (two ordinary working weeks) so the test does not depend on the day it runs.
+UNTIL = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+HOLIDAYS = timedelta(days=12)  # the longest quality may be away (Spring Festival): buy-offs wait at most that
+
+
+@pytest.fixture
+def mes(database_url, engine, tmp_path):  # type: ignore[no-untyped-def]
+    """Run `mes ...` against the test database; returns the click result."""
+    env = {"MES_DATABASE_URL": database_url, "MES_INSTANCE_PATH": str(tmp_path / "instance"),
+           "MES_SECRET_KEY": "test", "MES_CONFIG_DIR": str(CONFIG_DIR)}
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return run
+
+
+def test_demo_seeds_history_through_the_services_once(mes, sessions, audit_config) -> None:
+    begun = UNTIL
+    first = mes("demo", "--days", str(DAYS), "--no-serve", "--seed", "3", "--until", UNTIL.strftime("%Y-%m-%dT%H:%M"))
+    assert first.exit_code == 0, first.output
+    assert f"seeding {DAYS} days" in first.output and "history seeded" in first.output
+    assert "refused" not in first.output
+    assert "dispositions: rework" in first.output and "expired qualifications" in first.output
+    assert "op.li" in first.output and "PIN 1001" in first.output and "http://127.0.0.1:8000/" in first.output
+    with sessions() as session:
+        units_moved_through_their_routings(session)
+        chambers_ran_several_units(session)
+        failures_have_ncrs_and_ncrs_hold_units(session)
+        quality_dispositioned_ncrs_each_way(session)
+        deviations_and_instruments_were_used(session)
+        operators_worked_only_steps_they_were_qualified_for(session)
+        buy_offs_are_by_quality_and_not_by_the_workers(session)
+        ready_units_were_accepted(session)
+        nothing_is_in_the_future(session, begun, datetime.now(UTC))
+        manual_work_and_signatures_happened_on_shift(session)
+        values_keep_the_decimals_of_their_limits(session)
+        first_pass_yields_are_plausible(session)
+        verdict = verify(session, audit_config)  # the key and checkpoints of the instance the demo used
+        assert verdict.ok and verdict.rows > 1000, verdict
+        orders = session.scalar(select(func.count()).select_from(WorkOrder))
+
+    second = mes("demo", "--days", str(DAYS), "--no-serve")
+    assert second.exit_code == 0, second.output
+    assert "not seeding again" in second.output and "history seeded" not in second.output
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WorkOrder)) == orders
+    assert mes("audit", "verify").output.startswith("audit trail intact")
+
+
+def units_moved_through_their_routings(session: Session) -> None:
+    """Units walked their routings in order, each record after the one before; NCRs sent some back."""
+    units = session.scalars(select(Unit)).all()
+    assert len(units) > 50
+    assert any(u.status == "accepted" for u in units) and any(u.status == "in_work" and not u.on_hold for u in units)
+    sequence = {s.id: s.sequence for s in session.scalars(select(RoutingStep))}
+    with_ncr = set(session.scalars(select(Nonconformance.unit_id)))
+    for unit in units:
+        assert unit.created_at >= unit.work_order.released_at
+        previous_end, previous_sequence = unit.created_at, 0
+        for e in sorted(unit.executions, key=lambda e: e.started_at):
+            # The next step, or (after an NCR's rework or repair) the same or an earlier one.
+            here = sequence[e.step_id]
+            assert here == previous_sequence + 1 or (here <= previous_sequence and unit.id in with_ncr), unit.serial
+            assert e.started_at > previous_end and (e.ended_at is None or e.ended_at > e.started_at), unit.serial
+            previous_end, previous_sequence = e.ended_at or e.started_at, sequence[e.step_id]
+
+
+def chambers_ran_several_units(session: Session) -> None:
+    """Machine-run steps ran as machine runs, several units at a time, never more than the machine holds."""
+    runs = session.scalars(select(MachineRun)).all()
+    sizes = [len(r.executions) for r in runs]
+    assert runs and max(sizes) >= 3 and sum(n >= 2 for n in sizes) >= len(runs) / 3
+    assert all(len(r.executions) <= r.machine.positions for r in runs)
+    machine_run = {s.id: s.machine_run for s in session.scalars(select(RoutingStep))}
+    for e in session.scalars(select(StepExecution)):
+        assert (e.run_id is not None) == machine_run[e.step_id], e.step_code
+
+
+def failures_have_ncrs_and_ncrs_hold_units(session: Session) -> None:
+    """Every failed step opened an NCR; a unit is on hold exactly while an NCR or hold on it is open."""
+    failed = session.scalars(select(StepExecution).filter_by(status="failed")).all()
+    ncrs = session.scalars(select(Nonconformance)).all()
+    by_execution = {n.execution_id: n for n in ncrs if n.execution_id is not None}
+    assert failed and len(by_execution) == len(failed)
+    assert all(by_execution[e.id].unit_id == e.unit_id for e in failed)
+    assert any(n.execution_id is None and n.defect_code in {"DMG", "FOD", "WKM", "DOC"} for n in ncrs)
+    open_ncrs = {n.unit_id for n in ncrs if n.status in ("open", "awaiting_mrb")}
+    assert open_ncrs, "some NCRs are still open near now"
+    held = {h.unit_id for h in session.scalars(select(Hold)) if h.released_at is None}
+    assert any(h.released_at is not None for h in session.scalars(select(Hold)))
+    for unit in session.scalars(select(Unit)):
+        assert unit.on_hold == (unit.id in open_ncrs | held), unit.serial
+        assert not unit.on_hold or unit.current_execution_id is None, unit.serial
+
+
+def quality_dispositioned_ncrs_each_way(session: Session) -> None:
+    """Rework, repair, use-as-is and scrap all occur; MRB decisions carry a second, different signature."""
+    dispositions = session.scalars(select(NcrDisposition)).all()
+    assert {d.decision for d in dispositions} >= {"rework", "repair", "use_as_is", "scrap"}
+    approved = [d for d in dispositions if d.mrb_signature_id is not None]
+    assert approved
+    for d in dispositions:
+        ncr = session.get(Nonconformance, d.ncr_id)
+        assert d.signature.at >= ncr.opened_at and d.signature.user.name in QUALITY
+        if d.decision in ("repair", "use_as_is"):
+            assert d.note.strip()
+            assert ncr.status == ("closed" if d.mrb_signature_id else "awaiting_mrb")
+        if d.mrb_signature is not None:
+            assert d.mrb_signature.user_id != d.signature.user_id and d.mrb_signature.at > d.signature.at
+        if d.decision == "scrap":
+            assert ncr.unit.status == "scrapped"
+    reworked = session.scalars(select(StepExecution.unit_id).where(StepExecution.rework).distinct()).all()
+    assert reworked, "reworked units went through steps again"
+
+
+def deviations_and_instruments_were_used(session: Session) -> None:
+    deviation = session.scalars(select(Deviation)).first()
+    assert deviation is not None and deviation.signature.user.name in QUALITY
+    assert deviation.serials or deviation.work_order_id
+    used = session.scalars(select(Measurement).where(Measurement.instrument_id.is_not(None))).all()
+    assert used and {m.name for m in used} & {"mass", "retaining_nut_torque", "output_power"}
+
+
+def operators_worked_only_steps_they_were_qualified_for(session: Session) -> None:
+    """Someone's qualification lapsed; after that nobody started a step that needs it."""
+    held = {(q.user_id, q.qualification_code): q.valid_until for q in session.scalars(select(UserQualification))}
+    assert any(until < date.today() for until in held.values()), "an expired qualification"
+    required = {s.id: s.qualifications for s in session.scalars(select(RoutingStep))}
+    for event in session.scalars(select(StepEvent).filter_by(kind="start")):
+        day = event.at.astimezone(ZONE).date()
+        for code in required[event.execution.step_id]:
+            assert held.get((event.user_id, code), date.min) >= day, (event.user.name, code, day)
+
+
+def buy_offs_are_by_quality_and_not_by_the_workers(session: Session) -> None:
+    """Every signed-off step that passed and was followed by more work was bought off by someone else."""
+    bought = session.scalars(select(StepExecution).where(StepExecution.buyoff_signature_id.is_not(None))).all()
+    assert bought
+    for e in bought:
+        signature = session.get(Signature, e.buyoff_signature_id)
+        assert signature.user.name in QUALITY and signature.user_id not in {ev.user_id for ev in e.events}
+        assert e.ended_at < signature.at < e.ended_at + HOLIDAYS
+
+
+def ready_units_were_accepted(session: Session) -> None:
+    accepted = session.scalars(select(Unit).filter_by(status="accepted")).all()
+    assert accepted
+    for unit in accepted:
+        signature = session.get(Signature, unit.acceptance_signature_id)
+        last = max(e.ended_at for e in unit.executions)
+        assert signature.user.name in QUALITY and timedelta(hours=12) < signature.at - last < HOLIDAYS
+
+
+def nothing_is_in_the_future(session: Session, begun: datetime, now: datetime) -> None:
+    """Every seeded time lies in the window, none after the seeding began (nor after now)."""
+    columns = (WorkOrder.released_at, Unit.created_at, StepExecution.started_at, StepExecution.ended_at,
+               StepEvent.at, Measurement.recorded_at, Nonconformance.opened_at, Nonconformance.closed_at,
+               MachineRun.started_at, MachineRun.ended_at, Signature.at, Hold.placed_at, Deviation.valid_from,
+               Calibration.calibrated_at)
+    for column in columns:
+        latest, earliest = session.execute(select(func.max(column), func.min(column))).one()
+        assert latest is not None and latest <= min(begun, now), column
+        assert (begun - earliest).days <= DAYS + 1, column
+
+
+def manual_work_and_signatures_happened_on_shift(session: Session) -> None:
+    """Manual steps start, pause and resume, and quality signs, within the assembly shifts."""
+    days_off = {date.fromisoformat(d) for d in session.scalars(select(Calendar).filter_by(name="ASSEMBLY")).one()
+                .days_off}
+    events = session.scalars(select(StepEvent).join(StepExecution).where(StepExecution.run_id.is_(None))
+                             .where(StepEvent.kind.in_(("start", "pause", "resume", "handover")))).all()
+    assert any(e.kind == "handover" for e in events)
+    for at in [e.at for e in events] + list(session.scalars(select(Signature.at))):
+        local = at.astimezone(ZONE)
+        assert local.weekday() < 5 and local.date() not in days_off and local.hour >= 8, local
+
+
+def values_keep_the_decimals_of_their_limits(session: Session) -> None:
+    for m in session.scalars(select(Measurement).where(Measurement.value.is_not(None))):
+        assert places(m.value_text) >= max(places(t) for t in (m.nominal, m.lower, m.upper)), (m.name, m.value_text)
+    torques = session.scalars(select(Measurement.value_text).filter_by(name="retaining_nut_torque")).all()
+    assert torques and all(len(t.split(".")[1]) == 2 for t in torques)
+
+
+def first_pass_yields_are_plausible(session: Session) -> None:
+    """First executions of each step pass at 85-99 % (over steps with enough units to tell)."""
+    rows = session.execute(select(StepExecution.step_code, StepExecution.status)
+                           .where(StepExecution.rework.is_(False), StepExecution.status.in_(("passed", "failed"))))
+    tally: dict[str, list[int]] = {}
+    for code, status in rows:
+        tally.setdefault(code, [0, 0])[status == "passed"] += 1
+    total = [sum(t[0] for t in tally.values()), sum(t[1] for t in tally.values())]
+    assert 0.85 <= total[1] / sum(total) <= 0.99, total
+
+
+def places(text: str | None) -> int:
+    exponent = Decimal(text).as_tuple().exponent if text is not None else 0
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+# --- the parts: calendars and values ---------------------------------------------------------------
+
+def test_the_calendar_knows_shifts_across_midnight_and_days_off(sessions, plant) -> None:
+    with sessions() as session:
+        assembly = session.scalars(select(Calendar).filter_by(name="ASSEMBLY")).one()
+        calendar = WorkCalendar(assembly, ZONE, date(2026, 9, 28), date(2026, 10, 12))
+    at = datetime(2026, 9, 30, 23, 30, tzinfo=ZONE)  # Wednesday, late shift, before the National Day week
+    shift = calendar.shift_at(at)
+    assert shift is not None and shift.index == 1 and shift.end == datetime(2026, 10, 1, tzinfo=ZONE)
+    assert calendar.next_shift(shift.end).start == datetime(2026, 10, 8, 8, tzinfo=ZONE)  # days off until the 8th
+    assert calendar.shift_at(datetime(2026, 10, 3, 10, tzinfo=ZONE)) is None
+
+
+@pytest.mark.parametrize("spec", [
+    Spec("retaining_nut_torque", "variable", "2.50", "2.40", "2.60"),
+    Spec("residual_imbalance", "variable", "0.10", None, "0.50"),
+    Spec("cycles_completed", "variable", "8", "8", None),
+    Spec("uncorrected_errors", "variable", "0", None, "0"),
+    Spec("chamber_pressure", "variable", None, None, "0.001"),
+    Spec("insulation_resistance", "variable", None, "100", None),
+])
+def test_values_are_plausible_and_fail_at_about_the_asked_rate(spec: Spec) -> None:
+    rng = random.Random(5)
+    model = model_for(spec, 0.05)
+    values = [model.draw(rng) for _ in range(4000)]
+    failures = sum(not model.passes(v) for v in values) / len(values)
+    assert 0.03 < failures < 0.07
+    assert all(places(v) >= places(spec.lower) and places(v) >= places(spec.upper) for v in values)
+    if spec.lower is None or Decimal(spec.lower) >= 0:
+        assert all(Decimal(v) >= 0 for v in values)  # no negative imbalance, pressure or error count
+
+
+def test_each_step_fails_close_to_its_own_first_pass_yield() -> None:
+    rng = random.Random(2)
+    specs = [Spec("mass", "variable", "1200", "1180", "1220"), Spec("final_inspection", "pass_fail")]
+    for _ in range(20):
+        step = StepValues(specs, rng)
+        draws = [step.draw(rng) for _ in range(100)]
+        passed = sum(all(step.models[n].passes(str(v)) for n, v in d.items()) for d in draws) / 100
+        assert 0.85 <= step.first_pass_yield <= 0.99 and abs(passed - step.first_pass_yield) <= 0.025
+
+
+def test_machines_used_are_the_ones_at_the_steps_stations(sessions, plant) -> None:
+    from mes.demo_plan import read_plant
+
+    with sessions() as session:
+        plan = read_plant(session, date(2026, 1, 1), date(2026, 1, 31))
+        stations = {m.code: m.station.code for m in session.scalars(select(Machine)) if m.station}
+    steps = {s.code: s for line in plan.lines for s in line.steps}
+    assert len(plan.lines) == 15
+    assert [p.machine for p in steps["RWA-TVAC"].places] == ["RWA-TVAC1"]
+    assert [p.machine for p in steps["RWA-RUNIN"].places] == ["RWA-RIR1"]
+    assert [p.machine for p in steps["OBC-XRAY"].places] == ["OBC-XRY1"]
+    for step in steps.values():
+        assert all(p.machine is None or stations[p.machine] == p.station for p in step.places)
+        assert not step.machine_run or all(p.machine for p in step.places)
