@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mes import audit, signatures
+from mes.clock import event_time
 from mes.deviations import covering_deviation
 from mes.errors import Conflict, Invalid, NotFound
-from mes.execution import event_time
 from mes.measurements import judge
 from mes.models.production import Measurement, Nonconformance, StepExecution
 from mes.quality import open_ncr_for_failed_step

@@ -7,25 +7,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mes import audit
+from mes.clock import event_time
+from mes.consumption import check_complete
 from mes.deviations import covering_deviation
 from mes.errors import Conflict, Invalid, NotFound
 from mes.instruments import usable_instrument
 from mes.measurements import Judged, judge_all
-from mes.models import Instrument, Machine, RoutingStep, Station, utcnow
+from mes.models import Instrument, Machine, RoutingStep, Station
 from mes.models.production import MachineRun, Measurement, Nonconformance, StepEvent, StepExecution, Unit
 from mes.qualifications import check_qualified
 from mes.quality import open_ncr_for_failed_step
 from mes.signoff import awaiting_buyoff
-from mes.units import lock_unit
+from mes.units import current_execution, lock_unit
 
 log = logging.getLogger(__name__)
-CLOCK_SKEW = timedelta(minutes=5)  # a tablet's clock may run this far ahead of the server's
 
 
 class StepOutOfOrder(Conflict):
@@ -41,20 +42,6 @@ class Completion:
     execution: StepExecution
     passed: bool
     ncr: Nonconformance | None
-
-
-def event_time(at: datetime | None, not_before: datetime | None = None) -> datetime:
-    """When it happened: now, or a given past time (history, backfill) that keeps the record in order."""
-    now = utcnow()
-    if at is None:
-        return now if not_before is None or now >= not_before else not_before
-    if at.tzinfo is None:
-        raise Invalid("give times with a time zone", "at")
-    if at > now + CLOCK_SKEW:
-        raise Invalid("that time is in the future", "at")
-    if not_before is not None and at < not_before:
-        raise Invalid(f"that time is before the previous event ({not_before.isoformat()})", "at")
-    return at
 
 
 def routing_step(session: Session, unit: Unit, step_code: str) -> RoutingStep:
@@ -160,20 +147,10 @@ def start_step(session: Session, user_id: int, serial: str, step_code: str, stat
     return begin_execution(session, unit, step, station, machine, user_id, at)
 
 
-def _current(session: Session, serial: str, step_code: str, statuses: tuple[str, ...]) -> StepExecution:
-    unit = lock_unit(session, serial)
-    execution = session.get(StepExecution, unit.current_execution_id) if unit.current_execution_id else None
-    if execution is None or execution.step_code != step_code:
-        raise Conflict(f"{serial} is not in step {step_code}", "step")
-    if execution.status not in statuses:
-        raise Conflict(f"step {step_code} of {serial} is {execution.status}", "step")
-    return execution
-
-
 def pause_step(session: Session, user_id: int, serial: str, step_code: str, note: str | None = None,
                at: datetime | None = None) -> StepExecution:
     """Pause a running step (end of shift, waiting for parts); its clock stops until resumed."""
-    execution = _current(session, serial, step_code, ("running",))
+    execution = current_execution(session, serial, step_code, ("running",))
     at = event_time(at, execution.events[-1].at if execution.events else None)
     execution.status = "paused"
     add_event(session, execution, "pause", user_id, at, note)
@@ -183,7 +160,7 @@ def pause_step(session: Session, user_id: int, serial: str, step_code: str, note
 def resume_step(session: Session, user_id: int, serial: str, step_code: str, at: datetime | None = None,
                 ) -> StepExecution:
     """Resume a paused step; by someone else it is recorded as a hand-over to them."""
-    execution = _current(session, serial, step_code, ("paused",))
+    execution = current_execution(session, serial, step_code, ("paused",))
     last_actor = execution.events[-1].user_id if execution.events else execution.started_by_id
     execution.status = "running"
     kind = "resume" if last_actor == user_id else "handover"
@@ -197,7 +174,7 @@ def abort_step(session: Session, user_id: int, serial: str, step_code: str, reas
     """Abort a running or paused step (a supervisor's call); the unit returns to the step's start."""
     if not reason or not reason.strip():
         raise Invalid("say why the step is aborted", "reason")
-    execution = _current(session, serial, step_code, ("running", "paused"))
+    execution = current_execution(session, serial, step_code, ("running", "paused"))
     at = event_time(at, execution.events[-1].at if execution.events else None)
     execution.status = "aborted"
     execution.abort_reason = reason.strip()
@@ -231,6 +208,7 @@ def finish_execution(session: Session, execution: StepExecution, user_id: int, v
     """
     unit = execution.unit
     step = execution.step
+    check_complete(session, execution)
     judged = judge_all(step.characteristics, values, field)
     used = _instruments(session, judged, instruments, at, "instruments")
     for i, j in enumerate(judged):
@@ -272,7 +250,7 @@ def finish_execution(session: Session, execution: StepExecution, user_id: int, v
 def complete_step(session: Session, user_id: int, serial: str, step_code: str, values: dict[str, object],
                   at: datetime | None = None, instruments: dict[str, str] | None = None) -> Completion:
     """Complete the unit's running step with its measurements (every characteristic, judged inclusively)."""
-    execution = _current(session, serial, step_code, ("running",))
+    execution = current_execution(session, serial, step_code, ("running",))
     if execution.run_id is not None:
         raise Conflict(f"{serial} runs {step_code} in machine run {execution.run_id}; complete the run", "step")
     at = event_time(at, execution.events[-1].at if execution.events else None)

@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 
 from mes import audit
 from mes.models import (
+    BomItem,
     Calendar,
     Characteristic,
     DefectCode,
     Line,
     Machine,
+    Part,
     Plant,
     Qualification,
     Role,
@@ -135,7 +137,16 @@ def _load_plant_wide(loader: _Loader, config: PlantConfig) -> dict[str, Calendar
     return calendars
 
 
-def _load_line(loader: _Loader, cfg: LineFile, calendars: dict[str, Calendar]) -> None:
+def _load_parts(loader: _Loader, config: PlantConfig) -> dict[str, Part]:
+    parts = {p.part_number: loader.upsert(Part, {"part_number": p.part_number},
+                                          {"name": p.name, "tracking": p.tracking, "active": True})
+             for p in config.parts}
+    loader.session.flush()
+    loader.deactivate_missing(list(loader.session.scalars(select(Part))), {p.id for p in parts.values()})
+    return parts
+
+
+def _load_line(loader: _Loader, cfg: LineFile, calendars: dict[str, Calendar]) -> tuple[UnitType, dict[str, Station]]:
     line = loader.upsert(Line, {"number": cfg.line.number}, {"code": cfg.line.code, "name": cfg.line.name,
                                                                "active": True})
     loader.session.flush()
@@ -175,10 +186,11 @@ def _load_line(loader: _Loader, cfg: LineFile, calendars: dict[str, Calendar]) -
                                   {t.id for t in tags})
     loader.deactivate_missing(list(loader.session.scalars(select(Machine).filter_by(line_id=line.id))),
                               machine_ids)
-    _load_routing(loader, unit_type, cfg.routing, stations)
+    return unit_type, stations
 
 
-def _load_routing(loader: _Loader, unit_type: UnitType, routing: RoutingConfig, stations: dict[str, Station]) -> None:
+def _load_routing(loader: _Loader, unit_type: UnitType, routing: RoutingConfig, stations: dict[str, Station],
+                  materials: dict[str, Part | UnitType]) -> None:
     content_hash = routing_hash(routing)
     latest = loader.session.scalars(
         select(RoutingRevision).filter_by(unit_type_id=unit_type.id).order_by(RoutingRevision.revision.desc())
@@ -199,6 +211,12 @@ def _load_routing(loader: _Loader, unit_type: UnitType, routing: RoutingConfig, 
                            lower=_text(c.lower), upper=_text(c.upper), key=c.key)
             for i, c in enumerate(s.characteristics, start=1)
         ]
+        step.bom = [
+            BomItem(sequence=i, quantity=b.qty,
+                    part=m if isinstance(m := materials[b.part_number], Part) else None,
+                    unit_type=m if isinstance(m, UnitType) else None)
+            for i, b in enumerate(s.consumes, start=1)
+        ]
         revision.steps.append(step)
     loader.report.new_revisions.append(f"{unit_type.part_number} rev {revision.revision}")
     log.info("routing of %s: new revision %d", unit_type.part_number, revision.revision)
@@ -209,10 +227,18 @@ def load_plant(session: Session, config: PlantConfig, user_id: int | None = None
     loader = _Loader(session)
     calendars = _load_plant_wide(loader, config)
     loader.session.flush()
+    materials: dict[str, Part | UnitType] = dict(_load_parts(loader, config))
     configured = set()
+    built = []
     for loaded in config.lines:
-        _load_line(loader, loaded.config, calendars)
+        unit_type, stations = _load_line(loader, loaded.config, calendars)
+        materials[unit_type.part_number] = unit_type
+        built.append((loaded.config, unit_type, stations))
         configured.add(loaded.config.line.number)
+    loader.session.flush()
+    # Routings last: a step may consume a unit type built on a line loaded after its own.
+    for cfg, unit_type, stations in built:
+        _load_routing(loader, unit_type, cfg.routing, stations, materials)
     loader.deactivate_missing(
         list(session.scalars(select(Line))),
         {line.id for line in session.scalars(select(Line).where(Line.number.in_(configured)))},

@@ -3,6 +3,7 @@
 A unit is on hold while any NCR on it is open (or awaits MRB) or a hand-placed hold stands.
 Rework sends it back to a named earlier step; repair (MRB) back to the failed step for re-test;
 use-as-is (MRB) lets it go on past the failed step; scrap ends it, and its serial is never reused.
+An NCR on a received lot or serial holds that material; it is returned to supplier, scrapped or used as is.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from mes import audit, signatures
 from mes.errors import Conflict, Forbidden, Invalid, NotFound
-from mes.models import DefectCode, Hold, NcrDisposition, RoutingStep, utcnow
+from mes.materials import get_item
+from mes.models import DefectCode, Hold, NcrDisposition, ReceivedItem, RoutingStep, utcnow
 from mes.models.production import Nonconformance, StepExecution, Unit
 from mes.serials import document_number
 from mes.units import lock_unit
@@ -23,6 +25,7 @@ DEFECT_OUT_OF_TOLERANCE = "OOT"
 DEFECT_FUNCTIONAL = "FUNC"
 DECISIONS = ("rework", "repair", "use_as_is", "return_to_supplier", "scrap")
 NEEDS_MRB = frozenset({"repair", "use_as_is"})
+FOR_MATERIAL = ("return_to_supplier", "use_as_is", "scrap")
 OPEN = ("open", "awaiting_mrb")
 
 
@@ -36,17 +39,43 @@ def refresh_hold(session: Session, unit: Unit) -> None:
     unit.on_hold = bool(open_ncrs or holds)
 
 
-def _new_ncr(session: Session, unit: Unit, user_id: int, at: datetime, defect_code: str, description: str,
-             step_code: str | None, execution_id: int | None, failures: list[dict[str, Any]]) -> Nonconformance:
-    ncr = Nonconformance(number=document_number(session, "NCR", at), unit_id=unit.id, execution_id=execution_id,
+def refresh_material_hold(session: Session, item: ReceivedItem) -> None:
+    """Hold received material while an NCR on it is open."""
+    session.flush()
+    item.on_hold = bool(session.scalar(select(func.count()).select_from(Nonconformance).where(
+        Nonconformance.received_item_id == item.id, Nonconformance.status.in_(OPEN))))
+
+
+def subject(ncr: Nonconformance) -> str:
+    """What the NCR is about, in words: a serial, or a part number and lot."""
+    if ncr.unit is not None:
+        return ncr.unit.serial
+    item = ncr.received_item
+    assert item is not None
+    return f"{item.part.part_number} {item.identifier}"
+
+
+def _new_ncr(session: Session, target: Unit | ReceivedItem, user_id: int, at: datetime, defect_code: str,
+             description: str, step_code: str | None, execution_id: int | None,
+             failures: list[dict[str, Any]]) -> Nonconformance:
+    on_unit = isinstance(target, Unit)
+    ncr = Nonconformance(number=document_number(session, "NCR", at), unit=target if on_unit else None,
+                         received_item=None if on_unit else target, execution_id=execution_id,
                          step_code=step_code, defect_code=defect_code, description=description,
                          failing_values=failures, opened_by_id=user_id, opened_at=at)
     session.add(ncr)
-    unit.on_hold = True
+    target.on_hold = True
     audit.record(session, user_id, "ncr.open", "ncr", ncr.number, at=at, new={
-        "unit": unit.serial, "step": step_code, "defect_code": defect_code, "description": description,
+        "subject": subject(ncr), "step": step_code, "defect_code": defect_code, "description": description,
         "failing_values": failures})
     return ncr
+
+
+def _check_defect(session: Session, defect_code: str, description: str) -> None:
+    if session.scalar(select(DefectCode.id).filter_by(code=defect_code, active=True)) is None:
+        raise Invalid(f"unknown defect code {defect_code!r}", "defect_code")
+    if not description.strip():
+        raise Invalid("describe the nonconformance", "description")
 
 
 def open_ncr_for_failed_step(session: Session, execution: StepExecution, failures: list[dict[str, str | None]],
@@ -66,19 +95,30 @@ def open_ncr(session: Session, user_id: int, serial: str, defect_code: str, desc
     unit = lock_unit(session, serial)
     if unit.status == "scrapped":
         raise Conflict(f"{serial} is scrapped", "serial")
-    if session.scalar(select(DefectCode.id).filter_by(code=defect_code, active=True)) is None:
-        raise Invalid(f"unknown defect code {defect_code!r}", "defect_code")
-    if not description.strip():
-        raise Invalid("describe the nonconformance", "description")
+    _check_defect(session, defect_code, description)
     if step_code is not None and session.scalar(select(RoutingStep.id).filter_by(
             routing_revision_id=unit.routing_revision_id, code=step_code)) is None:
         raise Invalid(f"step {step_code!r} is not in the routing of {serial}", "step")
     return _new_ncr(session, unit, user_id, at, defect_code, description.strip(), step_code, None, [])
 
 
+def open_material_ncr(session: Session, user_id: int, part_number: str, identifier: str, defect_code: str,
+                      description: str, at: datetime | None = None) -> Nonconformance:
+    """Raise an NCR on a received lot or serial (wrong certificate, damage); it cannot be consumed until closed."""
+    at = at or utcnow()
+    item = get_item(session, part_number, identifier, lock=True)
+    if item.status in ("returned", "scrapped"):
+        raise Conflict(f"{part_number} {identifier} is {item.status}", "identifier")
+    _check_defect(session, defect_code, description)
+    return _new_ncr(session, item, user_id, at, defect_code, description.strip(), None, None, [])
+
+
 def get_ncr(session: Session, number: str, *, lock: bool = False) -> Nonconformance:
-    query = select(Nonconformance).where(Nonconformance.number == number).options(selectinload(Nonconformance.unit))
-    ncr = session.scalars(query.with_for_update() if lock else query).one_or_none()
+    query = select(Nonconformance).where(Nonconformance.number == number).options(
+        selectinload(Nonconformance.unit), selectinload(Nonconformance.received_item).selectinload(ReceivedItem.part))
+    if lock:
+        query = query.with_for_update(of=Nonconformance).execution_options(populate_existing=True)
+    ncr = session.scalars(query).one_or_none()
     if ncr is None:
         raise NotFound(f"no NCR {number!r}", "number")
     return ncr
@@ -88,7 +128,7 @@ def disposition_of(session: Session, ncr: Nonconformance) -> NcrDisposition | No
     return session.scalars(select(NcrDisposition).filter_by(ncr_id=ncr.id)).one_or_none()
 
 
-def list_ncrs(session: Session, *, status: str | None, serial: str | None, step: str | None,
+def list_ncrs(session: Session, *, status: str | None, serial: str | None, lot: str | None, step: str | None,
               defect_code: str | None, page: int, per_page: int) -> tuple[list[Nonconformance], int]:
     """NCRs matching the filters, newest first, one page at a time, with the total."""
     query = select(Nonconformance)
@@ -96,12 +136,15 @@ def list_ncrs(session: Session, *, status: str | None, serial: str | None, step:
         query = query.where(Nonconformance.status == status)
     if serial:
         query = query.join(Unit).where(Unit.serial == serial)
+    if lot:
+        query = query.join(ReceivedItem).where(ReceivedItem.identifier == lot)
     if step:
         query = query.where(Nonconformance.step_code == step)
     if defect_code:
         query = query.where(Nonconformance.defect_code == defect_code)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.options(selectinload(Nonconformance.unit))
+    rows = session.scalars(query.options(selectinload(Nonconformance.unit),
+                                         selectinload(Nonconformance.received_item).selectinload(ReceivedItem.part))
                            .order_by(Nonconformance.opened_at.desc(), Nonconformance.id.desc())
                            .offset((page - 1) * per_page).limit(per_page)).all()
     return list(rows), total
@@ -109,7 +152,7 @@ def list_ncrs(session: Session, *, status: str | None, serial: str | None, step:
 
 def disposition_content(ncr: Nonconformance, decision: str, rework_step: str | None, note: str) -> dict[str, Any]:
     """What a disposition signature (and its MRB approval) signs."""
-    return {"ncr": ncr.number, "unit": ncr.unit.serial, "step": ncr.step_code, "defect_code": ncr.defect_code,
+    return {"ncr": ncr.number, "subject": subject(ncr), "step": ncr.step_code, "defect_code": ncr.defect_code,
             "description": ncr.description, "failing_values": ncr.failing_values, "decision": decision,
             "rework_step": rework_step, "note": note}
 
@@ -144,9 +187,12 @@ def disposition(session: Session, user_id: int, number: str, decision: str, secr
         raise Conflict(f"{number} is {ncr.status.replace('_', ' ')}", "number")
     if decision not in DECISIONS:
         raise Invalid(f"the decision is one of {', '.join(DECISIONS)}", "decision")
-    if decision == "return_to_supplier":
+    if ncr.unit is None and decision not in FOR_MATERIAL:
+        raise Invalid(f"received material is {', '.join(d.replace('_', ' ') for d in FOR_MATERIAL)}; "
+                      f"not {decision.replace('_', ' ')}", "decision")
+    if ncr.unit is not None and decision == "return_to_supplier":
         raise Invalid("return to supplier is for purchased lots, not for a built unit", "decision")
-    if decision != "scrap" and ncr.unit.current_execution_id is not None:
+    if ncr.unit is not None and decision != "scrap" and ncr.unit.current_execution_id is not None:
         raise Conflict(f"{ncr.unit.serial} is in a step; finish or abort it before the disposition", "number")
     if decision == "rework":
         _rework_target(session, ncr, rework_step)
@@ -190,6 +236,9 @@ def mrb_approve(session: Session, user_id: int, number: str, secret: str | None,
 
 def _apply(session: Session, ncr: Nonconformance, decision: str, rework_step: str | None, user_id: int,
            at: datetime) -> None:
+    if ncr.received_item is not None:
+        _apply_to_material(session, ncr, decision, user_id, at)
+        return
     unit = session.scalars(select(Unit).where(Unit.id == ncr.unit_id).with_for_update()).one()
     failed = _failed_sequence(session, ncr)
     unit.first_pass = False  # a unit with a nonconformance did not go through first time right
@@ -213,6 +262,19 @@ def _apply(session: Session, ncr: Nonconformance, decision: str, rework_step: st
     audit.record(session, user_id, "ncr.close", "ncr", ncr.number, at=at, new={
         "decision": decision, "unit_status": unit.status, "next_sequence": unit.next_sequence})
     refresh_hold(session, unit)
+
+
+def _apply_to_material(session: Session, ncr: Nonconformance, decision: str, user_id: int, at: datetime) -> None:
+    item = session.scalars(select(ReceivedItem).where(ReceivedItem.id == ncr.received_item_id).with_for_update()).one()
+    old = item.status
+    if decision == "return_to_supplier":
+        item.status = "returned"
+    elif decision == "scrap":
+        item.status = "scrapped"
+    ncr.status, ncr.closed_at = "closed", at
+    audit.record(session, user_id, "ncr.close", "ncr", ncr.number, at=at, old={"material_status": old},
+                 new={"decision": decision, "material_status": item.status})
+    refresh_material_hold(session, item)
 
 
 def _close_others(session: Session, unit: Unit, scrapping: Nonconformance, user_id: int, at: datetime) -> None:

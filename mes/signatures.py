@@ -18,7 +18,7 @@ from mes.auth import verify_secret
 from mes.errors import Invalid, NotFound
 from mes.models import Signature, User, utcnow
 
-MEANINGS = ("performed", "inspected", "approved", "mrb_disposition")
+MEANINGS = ("performed", "inspected", "approved", "rejected", "mrb_disposition", "containment", "deallocation")
 
 
 def content_hash(content: dict[str, Any]) -> str:

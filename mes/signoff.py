@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 from mes import audit, signatures
 from mes.errors import Conflict, Forbidden
 from mes.models import RoutingStep, utcnow
-from mes.models.production import Nonconformance, StepExecution, Unit
-from mes.quality import OPEN
-from mes.units import lock_unit
+from mes.models.production import StepExecution, Unit
+from mes.units import lock_unit, open_ncr_of
 
 
 def execution_content(execution: StepExecution) -> dict[str, Any]:
@@ -77,9 +76,8 @@ def accept(session: Session, user_id: int, serial: str, secret: str | None, at: 
     if unit.status != "ready":
         raise Conflict(f"{serial} is {unit.status.replace('_', ' ')}; only a unit past its last step is accepted",
                        "serial")
-    if session.scalar(select(Nonconformance.number).where(Nonconformance.unit_id == unit.id,
-                                                          Nonconformance.status.in_(OPEN))) is not None:
-        raise Conflict(f"{serial} has an open NCR", "serial")
+    if (ncr := open_ncr_of(session, unit)) is not None:
+        raise Conflict(f"{serial} has an open NCR ({ncr})", "serial")
     if unit.on_hold:
         raise Conflict(f"{serial} is on hold", "serial")
     last = session.scalars(select(RoutingStep.sequence).filter_by(routing_revision_id=unit.routing_revision_id)

@@ -6,17 +6,48 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from mes.errors import NotFound
-from mes.models import RoutingRevision, RoutingStep
+from mes.errors import Conflict, NotFound
+from mes.models import Allocation, Consumption, RoutingRevision, RoutingStep, Satellite
 from mes.models.production import Nonconformance, StepEvent, StepExecution, Unit
 
 
 def lock_unit(session: Session, serial: str) -> Unit:
     """Load a unit for change; on PostgreSQL the row stays locked until commit, so racers queue."""
-    unit = session.scalars(select(Unit).where(Unit.serial == serial).with_for_update()).one_or_none()
+    # populate_existing: a copy read earlier in this session is replaced by the locked, current row.
+    unit = session.scalars(select(Unit).where(Unit.serial == serial).with_for_update()
+                           .execution_options(populate_existing=True)).one_or_none()
     if unit is None:
         raise NotFound(f"no unit with serial {serial!r}", "serial")
     return unit
+
+
+def current_execution(session: Session, serial: str, step_code: str, statuses: tuple[str, ...]) -> StepExecution:
+    """The unit's execution of `step_code` now under way, locking the unit; refused unless in `statuses`."""
+    unit = lock_unit(session, serial)
+    execution = session.get(StepExecution, unit.current_execution_id) if unit.current_execution_id else None
+    if execution is None or execution.step_code != step_code:
+        raise Conflict(f"{serial} is not in step {step_code}", "step")
+    if execution.status not in statuses:
+        raise Conflict(f"step {step_code} of {serial} is {execution.status}", "step")
+    return execution
+
+
+def open_ncr_of(session: Session, unit: Unit) -> str | None:
+    """The number of an NCR on the unit still open or awaiting MRB, if there is one."""
+    return session.scalar(select(Nonconformance.number).where(
+        Nonconformance.unit_id == unit.id, Nonconformance.status.in_(("open", "awaiting_mrb"))))
+
+
+def built_into(session: Session, unit: Unit) -> str | None:
+    """The serial of the unit this one is built into now, if any."""
+    return session.scalar(select(Unit.serial).join(Consumption, Consumption.unit_id == Unit.id).where(
+        Consumption.component_unit_id == unit.id, Consumption.removed_at.is_(None)))
+
+
+def allocated_to(session: Session, unit: Unit) -> str | None:
+    """The build number of the satellite this unit is allocated to now, if any."""
+    return session.scalar(select(Satellite.build).join(Allocation).where(
+        Allocation.unit_id == unit.id, Allocation.removed_at.is_(None)))
 
 
 @dataclass(frozen=True)

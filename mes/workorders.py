@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mes import audit
+from mes.clock import event_time
 from mes.errors import Conflict, Invalid, NotFound
-from mes.execution import event_time
 from mes.models import Line, RoutingRevision, UnitType
 from mes.models.production import Unit, WorkOrder
 from mes.serials import document_number, unit_serials

@@ -10,13 +10,13 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from mes import audit, workorders
 from mes.audit_verify import verify
 from mes.cli import main
 from mes.errors import Invalid
-from mes.models import AuditHead, AuditRow
+from mes.models import AuditHead, AuditRow, Consumption
 from tests.factories import pass_steps, release, user_id
 
 
@@ -42,10 +42,13 @@ def check(sessions, audit_config):  # type: ignore[no-untyped-def]
 def test_every_change_writes_an_audit_row_with_who_what_and_when(sessions, history) -> None:
     with sessions() as session:
         rows = session.scalars(select(AuditRow).order_by(AuditRow.seq)).all()
+        fitted = session.scalar(select(func.count()).select_from(Consumption))
     kinds = [r.action for r in rows]
+    stock_and_fit = ["material.receive", "sign.approved", "material.release", "material.consume"]
+    assert fitted >= 1
     assert kinds[kinds.index("workorder.release"):] == [
-        "workorder.release", "step.start", "step.complete", "user.create", "sign.inspected", "step.buyoff",
-        "step.start", "step.complete"]
+        "workorder.release", "step.start", "user.create", *stock_and_fit * fitted, "step.complete",
+        "sign.inspected", "step.buyoff", "step.start", "step.complete"]
     complete = rows[-1]
     assert complete.user_name == "op.a" and complete.entity == "unit" and complete.entity_id == history[0]
     assert complete.new["step"] == "RWA-BAL" and complete.new["measurements"] == {"residual_imbalance": "0.10"}

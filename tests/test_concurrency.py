@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mes.models.production import StepExecution
-from tests.factories import release
+from tests.factories import fit, release
 
 ASM = {"bearing_preload": "30.0", "retaining_nut_torque": "2.50", "visual_cleanliness": "pass"}
 
@@ -33,9 +33,11 @@ def race(app, requests: list[tuple[str, dict, dict]]) -> list[int]:  # type: ign
         return list(pool.map(send, requests))
 
 
-def test_two_completions_of_one_step_at_once_one_succeeds_one_conflicts(app, client, auth_header, serial) -> None:
+def test_two_completions_of_one_step_at_once_one_succeeds_one_conflicts(app, client, auth_header, serial,
+                                                                         sessions) -> None:
     first, second = auth_header("operator"), auth_header("operator")
     client.post(f"/api/v1/units/{serial}/steps/RWA-ASM/start", headers=first, json={"station": "RWA-CR1"})
+    fit(sessions, serial)
     url = f"/api/v1/units/{serial}/steps/RWA-ASM/complete"
     statuses = race(app, [(url, {"measurements": ASM}, first), (url, {"measurements": ASM}, second)])
     assert sorted(statuses) == [200, 409]
@@ -64,6 +66,7 @@ def test_a_replayed_completion_after_a_lost_answer_records_one_execution(client,
                                                                          sessions) -> None:
     headers = auth_header("operator")
     client.post(f"/api/v1/units/{serial}/steps/RWA-ASM/start", headers=headers, json={"station": "RWA-CR1"})
+    fit(sessions, serial)
     keyed = {**headers, "Idempotency-Key": "complete-1"}
     url = f"/api/v1/units/{serial}/steps/RWA-ASM/complete"
     first = client.post(url, headers=keyed, json={"measurements": ASM})

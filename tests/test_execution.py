@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from mes.models.production import Measurement, Nonconformance
-from tests.factories import pass_steps
+from tests.factories import fit, pass_steps
 
 RWA_ASM = {"bearing_preload": "30.0", "retaining_nut_torque": "2.50", "visual_cleanliness": "pass"}
 
@@ -114,6 +114,7 @@ def test_a_unit_already_in_a_step_cannot_start_another(client, operator, serial)
 
 def test_passing_step_stores_values_exactly_as_entered_and_moves_on(client, operator, serial, sessions) -> None:
     start(client, operator, serial)
+    fit(sessions, serial)
     response = client.post(f"/api/v1/units/{serial}/steps/RWA-ASM/complete", headers=operator,
                            data='{"measurements": {"bearing_preload": 30.00, "retaining_nut_torque": 2.40, '
                                 '"visual_cleanliness": "pass"}}', content_type="application/json")
@@ -137,6 +138,7 @@ def test_passing_step_stores_values_exactly_as_entered_and_moves_on(client, oper
 def test_incomplete_or_unreadable_measurements_are_refused_and_nothing_is_recorded(
         client, operator, serial, sessions, values, field) -> None:
     start(client, operator, serial)
+    fit(sessions, serial)
     response = complete(client, operator, serial, values=values)
     assert response.status_code == 422 and response.json["field"] == field
     with sessions() as session:
@@ -146,6 +148,7 @@ def test_incomplete_or_unreadable_measurements_are_refused_and_nothing_is_record
 
 def test_out_of_limit_value_fails_the_step_holds_the_unit_and_opens_an_ncr(client, operator, serial, sessions) -> None:
     start(client, operator, serial)
+    fit(sessions, serial)
     response = complete(client, operator, serial, values={**RWA_ASM, "retaining_nut_torque": "2.61"})
     assert response.json["result"] == "failed" and response.json["ncr"].startswith("NCR-")
     with sessions() as session:
@@ -159,9 +162,24 @@ def test_out_of_limit_value_fails_the_step_holds_the_unit_and_opens_an_ncr(clien
     assert refused.status_code == 409 and "on hold" in refused.json["error"]
 
 
-@pytest.mark.parametrize(("value", "passed"), [("2.40", True), ("2.60", True), ("2.39", False), ("2.601", False)])
-def test_limits_are_inclusive(client, operator, serial, value, passed) -> None:
+def test_completing_a_step_before_its_components_are_scanned_is_refused(client, operator, serial, sessions) -> None:
     start(client, operator, serial)
+    refused = complete(client, operator, serial)
+    assert refused.status_code == 409 and refused.json["field"] == "consumptions"
+    assert refused.json["error"].startswith(f"step RWA-ASM of {serial} still needs ")
+    assert all(f"1 × {part}" in refused.json["error"] for part in ("BRG-7002-P", "MOT-BLDC-RW40", "CON-MDM-25S"))
+    with sessions() as session:
+        assert session.scalars(select(Measurement)).all() == []
+    assert client.get(f"/api/v1/units/{serial}", headers=operator).json["current_step"] == "RWA-ASM"
+    fit(sessions, serial)
+    done = complete(client, operator, serial)
+    assert done.status_code == 200 and done.json["result"] == "passed"
+
+
+@pytest.mark.parametrize(("value", "passed"), [("2.40", True), ("2.60", True), ("2.39", False), ("2.601", False)])
+def test_limits_are_inclusive(client, operator, serial, sessions, value, passed) -> None:
+    start(client, operator, serial)
+    fit(sessions, serial)
     response = complete(client, operator, serial, values={**RWA_ASM, "retaining_nut_torque": value})
     assert response.json["result"] == ("passed" if passed else "failed")
 
@@ -174,9 +192,11 @@ def test_passing_the_last_step_makes_the_unit_ready_for_acceptance(client, opera
     assert refused.status_code == 409 and "awaits acceptance" in refused.json["error"]
 
 
-def test_pause_and_resume_by_the_next_shift_records_everyone_who_worked(client, auth_header, operator, serial) -> None:
+def test_pause_and_resume_by_the_next_shift_records_everyone_who_worked(client, auth_header, operator, serial,
+                                                                         sessions) -> None:
     night = auth_header("operator", name="op.night")
     start(client, operator, serial)
+    fit(sessions, serial)
     paused = client.post(f"/api/v1/units/{serial}/steps/RWA-ASM/pause", headers=operator, json={"note": "shift end"})
     assert paused.json["status"] == "paused"
     assert complete(client, night, serial).status_code == 409  # a paused step must be resumed first
@@ -244,6 +264,7 @@ def test_recorded_times_cannot_be_in_the_future_or_out_of_order(sessions, operat
                              at=utcnow() + timedelta(hours=1))
     with sessions.begin() as session:
         execution.start_step(session, user_id(session, "op.a"), serial, "RWA-ASM", "RWA-CR1")
+    fit(sessions, serial)
     with sessions.begin() as session, pytest.raises(Invalid, match="before the previous event"):
         execution.complete_step(session, user_id(session, "op.a"), serial, "RWA-ASM", RWA_ASM,
                                 at=utcnow() - timedelta(days=1))

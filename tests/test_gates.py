@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from mes.models import utcnow
 from mes.models.production import Measurement
-from tests.factories import release
+from tests.factories import fit, release
 
 ASM = {"bearing_preload": "30.0", "retaining_nut_torque": "2.50", "visual_cleanliness": "pass"}
 
@@ -49,8 +49,8 @@ def test_an_expired_qualification_is_named_with_its_date(client, auth_header, se
     assert start(client, op, serial).status_code == 200
 
 
-def test_an_instrument_past_its_calibration_is_refused_and_a_good_one_is_recorded(client, auth_header,
-                                                                                  serial) -> None:
+def test_an_instrument_past_its_calibration_is_refused_and_a_good_one_is_recorded(client, auth_header, serial,
+                                                                                  sessions) -> None:
     admin, op = auth_header("admin"), auth_header("operator")
     yesterday = (date.today() - timedelta(days=1)).isoformat()
     client.post("/api/v1/instruments", headers=admin, json={"code": "TW-7", "name": "Torque wrench 1-5 N·m",
@@ -58,6 +58,7 @@ def test_an_instrument_past_its_calibration_is_refused_and_a_good_one_is_recorde
     client.post("/api/v1/instruments", headers=admin, json={"code": "TW-8", "name": "Torque wrench 1-5 N·m",
                                                              "kind": "torque", "calibration_due": "2099-01-01"})
     start(client, op, serial)
+    fit(sessions, serial)
     overdue = complete(client, op, serial, instruments={"retaining_nut_torque": "TW-7"})
     assert overdue.status_code == 409 and f"due for calibration on {yesterday}" in overdue.json["error"]
     assert overdue.json["field"] == "instruments.retaining_nut_torque"
@@ -67,7 +68,7 @@ def test_an_instrument_past_its_calibration_is_refused_and_a_good_one_is_recorde
                                                                                  "2.50")]
 
 
-def test_a_failed_calibration_takes_the_instrument_out_of_use(client, auth_header, serial) -> None:
+def test_a_failed_calibration_takes_the_instrument_out_of_use(client, auth_header, serial, sessions) -> None:
     admin, op = auth_header("admin"), auth_header("operator")
     client.post("/api/v1/instruments", headers=admin, json={"code": "TW-9", "name": "Torque wrench",
                                                              "kind": "torque", "calibration_due": "2099-01-01"})
@@ -75,6 +76,7 @@ def test_a_failed_calibration_takes_the_instrument_out_of_use(client, auth_heade
                          json={"due": "2099-06-01", "passed": False, "note": "reads 4 % high"})
     assert failed.json["active"] is False
     start(client, op, serial)
+    fit(sessions, serial)
     assert "out of use" in complete(client, op, serial, instruments={"*": "TW-9"}).json["error"]
 
 
@@ -97,6 +99,7 @@ def test_a_value_outside_its_limits_passes_under_a_deviation_and_records_it(clie
     assert granted.status_code == 201 and granted.json["signature"]["meaning"] == "approved"
     op = auth_header("operator")
     start(client, op, serial)
+    fit(sessions, serial)
     done = complete(client, op, serial, {**ASM, "retaining_nut_torque": "2.65"})
     assert done.json["result"] == "passed"
     with sessions() as session:
@@ -111,6 +114,7 @@ def test_a_deviation_covers_only_its_serials_and_its_limits(client, auth_header,
     deviation_for([serial] if case == "another serial" else [other])
     op = auth_header("operator")
     start(client, op, other)
+    fit(sessions, other)
     value = "2.75" if case == "beyond the deviation" else "2.65"
     assert complete(client, op, other, {**ASM, "retaining_nut_torque": value}).json["result"] == "failed"
 

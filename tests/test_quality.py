@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 from mes import signatures, signoff
 from mes.models import Signature
 from mes.models.production import StepExecution
-from tests.factories import pass_steps, release
+from tests.factories import fit, pass_steps, release
 
 ASM = {"bearing_preload": "30.0", "retaining_nut_torque": "2.50", "visual_cleanliness": "pass"}
 BAD_ASM = {**ASM, "retaining_nut_torque": "2.70"}
@@ -29,11 +29,16 @@ def step_url(serial: str, step: str, action: str) -> str:
     return f"/api/v1/units/{serial}/steps/{step}/{action}"
 
 
-def fail_assembly(client, people, serial) -> str:  # type: ignore[no-untyped-def]
-    """Start and fail RWA-ASM; returns the NCR number."""
-    client.post(step_url(serial, "RWA-ASM", "start"), headers=people["op"], json={"station": "RWA-CR1"})
-    return client.post(step_url(serial, "RWA-ASM", "complete"), headers=people["op"],
-                       json={"measurements": BAD_ASM}).json["ncr"]
+@pytest.fixture
+def fail_assembly(client, people, sessions):  # type: ignore[no-untyped-def]
+    """Start RWA-ASM, fit its components and fail it; returns the NCR number."""
+    def fail(serial: str) -> str:
+        client.post(step_url(serial, "RWA-ASM", "start"), headers=people["op"], json={"station": "RWA-CR1"})
+        fit(sessions, serial)
+        return client.post(step_url(serial, "RWA-ASM", "complete"), headers=people["op"],
+                           json={"measurements": BAD_ASM}).json["ncr"]
+
+    return fail
 
 
 def unit(client, people, serial):  # type: ignore[no-untyped-def]
@@ -45,8 +50,9 @@ def dispose(client, headers, ncr, decision, **extra):  # type: ignore[no-untyped
                        json={"decision": decision, "pin": "1234", **extra})
 
 
-def test_rework_sends_the_unit_back_to_the_named_step_and_it_is_no_longer_first_pass(client, people, serial) -> None:
-    ncr = fail_assembly(client, people, serial)
+def test_rework_sends_the_unit_back_to_the_named_step_and_it_is_no_longer_first_pass(client, people, serial,
+                                                                                       fail_assembly, sessions) -> None:
+    ncr = fail_assembly(serial)
     response = dispose(client, people["qe"], ncr, "rework", rework_step="RWA-ASM", note="re-torque the nut")
     assert response.status_code == 200, response.json
     body = response.json
@@ -54,29 +60,33 @@ def test_rework_sends_the_unit_back_to_the_named_step_and_it_is_no_longer_first_
     u = unit(client, people, serial)
     assert not u["on_hold"] and not u["first_pass"] and u["next_step"]["code"] == "RWA-ASM"
     client.post(step_url(serial, "RWA-ASM", "start"), headers=people["op"], json={"station": "RWA-CR1"})
+    fit(sessions, serial)
     redo = client.post(step_url(serial, "RWA-ASM", "complete"), headers=people["op"], json={"measurements": ASM})
     assert redo.json["result"] == "passed" and redo.json["execution"]["rework"] is True
 
 
-def test_a_wrong_pin_signs_nothing(client, people, serial, sessions) -> None:
-    ncr = fail_assembly(client, people, serial)
+def test_a_wrong_pin_signs_nothing(client, people, serial, fail_assembly, sessions) -> None:
+    ncr = fail_assembly(serial)
+    with sessions() as session:
+        signed = session.scalar(select(func.count()).select_from(Signature))  # the releases of the fitted stock
     response = client.post(f"/api/v1/ncrs/{ncr}/disposition", headers=people["qe"],
                            json={"decision": "scrap", "pin": "9999"})
     assert response.status_code == 422 and response.json["field"] == "pin"
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Signature)) == 0
+        assert session.scalar(select(func.count()).select_from(Signature)) == signed
     assert client.get(f"/api/v1/ncrs/{ncr}", headers=people["qe"]).json["status"] == "open"
 
 
-def test_rework_goes_back_never_forward(client, people, serial) -> None:
-    ncr = fail_assembly(client, people, serial)
+def test_rework_goes_back_never_forward(client, people, serial, fail_assembly) -> None:
+    ncr = fail_assembly(serial)
     response = dispose(client, people["qe"], ncr, "rework", rework_step="RWA-FT")
     assert response.status_code == 422 and response.json["field"] == "rework_step"
 
 
 @pytest.mark.parametrize(("decision", "next_step"), [("use_as_is", "RWA-BAL"), ("repair", "RWA-ASM")])
-def test_use_as_is_and_repair_need_a_second_quality_signature(client, people, serial, decision, next_step) -> None:
-    ncr = fail_assembly(client, people, serial)
+def test_use_as_is_and_repair_need_a_second_quality_signature(client, people, serial, fail_assembly, decision,
+                                                              next_step) -> None:
+    ncr = fail_assembly(serial)
     assert dispose(client, people["qe"], ncr, decision).json["field"] == "note"
     first = dispose(client, people["qe"], ncr, decision, note="within design margin per analysis A-17")
     assert first.json["status"] == "awaiting_mrb" and unit(client, people, serial)["on_hold"]
@@ -88,8 +98,8 @@ def test_use_as_is_and_repair_need_a_second_quality_signature(client, people, se
     assert not u["on_hold"] and u["next_step"]["code"] == next_step  # use-as-is: on; repair: test again
 
 
-def test_scrap_ends_the_unit_and_its_serial_is_never_reused(client, people, serial, sessions) -> None:
-    ncr = fail_assembly(client, people, serial)
+def test_scrap_ends_the_unit_and_its_serial_is_never_reused(client, people, serial, fail_assembly, sessions) -> None:
+    ncr = fail_assembly(serial)
     assert dispose(client, people["qe"], ncr, "scrap", note="bearing seized").json["status"] == "closed"
     assert unit(client, people, serial)["status"] == "scrapped"
     refused = client.post(step_url(serial, "RWA-ASM", "start"), headers=people["op"], json={"station": "RWA-CR1"})
@@ -97,8 +107,8 @@ def test_scrap_ends_the_unit_and_its_serial_is_never_reused(client, people, seri
     assert serial not in release(sessions, "sup.a", "RWA", 3)
 
 
-def test_return_to_supplier_is_for_purchased_lots_only(client, people, serial) -> None:
-    ncr = fail_assembly(client, people, serial)
+def test_return_to_supplier_is_for_purchased_lots_only(client, people, serial, fail_assembly) -> None:
+    ncr = fail_assembly(serial)
     response = dispose(client, people["qe"], ncr, "return_to_supplier")
     assert response.status_code == 422 and response.json["field"] == "decision"
 
@@ -115,8 +125,8 @@ def test_a_manual_ncr_holds_the_unit_and_names_a_configured_defect_code(client, 
     assert [n["number"] for n in listing["items"]] == [ncr.json["number"]]
 
 
-def test_photos_are_images_up_to_ten_mebibytes(client, people, serial) -> None:
-    ncr = fail_assembly(client, people, serial)
+def test_photos_are_images_up_to_ten_mebibytes(client, people, serial, fail_assembly) -> None:
+    ncr = fail_assembly(serial)
     url = f"/api/v1/ncrs/{ncr}/photos"
     ok = client.post(url, headers={**people["op"], "Content-Type": "image/jpeg"}, data=b"\xff\xd8\xff" + b"0" * 2048)
     assert ok.status_code == 201 and ok.json["size"] == 2051
@@ -137,8 +147,10 @@ def test_a_hold_stops_work_until_released_and_an_open_ncr_keeps_it_held(client, 
     assert released.status_code == 200 and released.json["on_hold"] is True
 
 
-def test_a_signed_off_step_waits_for_a_buy_off_by_someone_who_did_not_work_on_it(client, people, serial) -> None:
+def test_a_signed_off_step_waits_for_a_buy_off_by_someone_who_did_not_work_on_it(client, people, serial,
+                                                                                  sessions) -> None:
     client.post(step_url(serial, "RWA-ASM", "start"), headers=people["sup"], json={"station": "RWA-CR1"})
+    fit(sessions, serial)
     client.post(step_url(serial, "RWA-ASM", "complete"), headers=people["sup"], json={"measurements": ASM})
     waiting = client.post(step_url(serial, "RWA-BAL", "start"), headers=people["op"], json={"station": "RWA-BAL"})
     assert waiting.status_code == 409 and "awaits its inspection buy-off" in waiting.json["error"]
@@ -194,9 +206,9 @@ def correct(client, headers, serial, step, name, value, pin="1234"):  # type: ig
                        json={"value": value, "reason": "typed 2.70 for 2.50", "pin": pin})
 
 
-def test_a_wrong_entry_is_voided_with_a_signature_and_the_right_one_recorded_beside_it(client, people,
-                                                                                       serial) -> None:
-    fail_assembly(client, people, serial)
+def test_a_wrong_entry_is_voided_with_a_signature_and_the_right_one_recorded_beside_it(client, people, serial,
+                                                                                       fail_assembly) -> None:
+    fail_assembly(serial)
     fixed = correct(client, people["op"], serial, "RWA-ASM", "retaining_nut_torque", "2.50")
     assert fixed.status_code == 200, fixed.json
     assert fixed.json["voided"]["value"] == "2.70" and fixed.json["voided"]["voided"] is True
@@ -206,8 +218,9 @@ def test_a_wrong_entry_is_voided_with_a_signature_and_the_right_one_recorded_bes
     assert values == [("retaining_nut_torque", "2.70", True), ("retaining_nut_torque", "2.50", False)]
 
 
-def test_a_correction_that_turns_a_pass_into_a_failure_opens_an_ncr(client, people, serial) -> None:
+def test_a_correction_that_turns_a_pass_into_a_failure_opens_an_ncr(client, people, serial, sessions) -> None:
     client.post(step_url(serial, "RWA-ASM", "start"), headers=people["op"], json={"station": "RWA-CR1"})
+    fit(sessions, serial)
     client.post(step_url(serial, "RWA-ASM", "complete"), headers=people["op"], json={"measurements": ASM})
     fixed = correct(client, people["op"], serial, "RWA-ASM", "retaining_nut_torque", "2.65")
     assert fixed.json["ncr"] is not None
@@ -215,8 +228,9 @@ def test_a_correction_that_turns_a_pass_into_a_failure_opens_an_ncr(client, peop
     assert u["on_hold"] and u["executions"][-1]["status"] == "failed"
 
 
-def test_signed_content_cannot_be_corrected(client, people, serial) -> None:
+def test_signed_content_cannot_be_corrected(client, people, serial, sessions) -> None:
     client.post(step_url(serial, "RWA-ASM", "start"), headers=people["op"], json={"station": "RWA-CR1"})
+    fit(sessions, serial)
     client.post(step_url(serial, "RWA-ASM", "complete"), headers=people["op"], json={"measurements": ASM})
     client.post(step_url(serial, "RWA-ASM", "buyoff"), headers=people["qe"], json={"pin": "1234"})
     refused = correct(client, people["op"], serial, "RWA-ASM", "retaining_nut_torque", "2.45")

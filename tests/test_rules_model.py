@@ -16,7 +16,7 @@ from mes.audit_verify import verify
 from mes.errors import MesError
 from mes.models import Hold, RoutingStep, utcnow
 from mes.models.production import Nonconformance, Unit
-from tests.factories import good_values, user_id
+from tests.factories import fit_components, good_values, user_id
 
 
 def out_of_limits(c) -> str:  # type: ignore[no-untyped-def]
@@ -89,10 +89,15 @@ class ShopFloor(RuleBasedStateMachine):
         previous = ROUTING[u.seq - 2] if u.seq > 1 else None
         allowed = (u.state == "in_work" and not u.on_hold and not u.in_step and not wrong_step
                    and not (previous and u.awaiting_buyoff == previous))
-        step = self.steps[code]
-        if self.act(allowed, lambda s: execution.start_step(s, self.uid(s, "op"), serial, code,
-                                                            step.stations[0].code)) is not None:
+        if self.act(allowed, lambda s: self.start_and_fit(s, serial, self.steps[code])) is not None:
             u.in_step = True
+
+    def start_and_fit(self, session, serial: str, step: RoutingStep) -> object:  # type: ignore[no-untyped-def]
+        """Start the step at its first station and, once started, scan what its bill of material names."""
+        uid = self.uid(session, "op")
+        started = execution.start_step(session, uid, serial, step.code, step.stations[0].code)
+        fit_components(session, uid, serial, step)
+        return started
 
     @precondition(lambda self: any(u.in_step for u in self.units.values()))
     @rule(data=st.data(), passes=st.booleans())

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from mes.api import openapi, plant, quality, session, work  # noqa: E402,F401  (they register routes on `api`)  # noqa: F401  (registers routes)
+from mes.api import materials, openapi, plant, quality, session, traceability, work  # noqa: E402,F401  (they register routes on `api`)

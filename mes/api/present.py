@@ -23,6 +23,7 @@ def step(step: RoutingStep) -> s.StepOut:
         standard_minutes=step.standard_minutes,
         characteristics=[s.CharacteristicOut(name=c.name, kind=c.kind, unit=c.unit, nominal=c.nominal,
                                              lower=c.lower, upper=c.upper) for c in step.characteristics],
+        consumes=[s.BomLineOut(part_number=b.part_number, quantity=b.quantity) for b in step.bom],
     )
 
 

@@ -23,8 +23,11 @@ def signature_out(s: Signature) -> q.SignatureOut:
 def ncr_out(call: Call, ncr: Nonconformance) -> q.NcrOut:
     record = quality.disposition_of(call.session, ncr)
     photos = call.session.scalar(select(func.count()).select_from(NcrPhoto).filter_by(ncr_id=ncr.id)) or 0
+    item = ncr.received_item
     return q.NcrOut(
-        number=ncr.number, serial=ncr.unit.serial, step=ncr.step_code, defect_code=ncr.defect_code,
+        number=ncr.number, serial=ncr.unit.serial if ncr.unit else None,
+        part_number=item.part.part_number if item else None, lot=item.identifier if item else None,
+        step=ncr.step_code, defect_code=ncr.defect_code,
         description=ncr.description, failing_values=ncr.failing_values, status=ncr.status, opened_at=ncr.opened_at,
         closed_at=ncr.closed_at, photos=photos,
         disposition=q.DispositionOut(
@@ -35,10 +38,13 @@ def ncr_out(call: Call, ncr: Nonconformance) -> q.NcrOut:
     )
 
 
-@operation("POST", "/ncrs", summary="Raise an NCR on a unit; the unit is held until it is dispositioned",
-           status=201, body=q.NcrIn, response=q.NcrOut, permission="ncr.raise")
+@operation("POST", "/ncrs", summary="Raise an NCR on a unit or on received material; it is held until the NCR "
+           "is dispositioned", status=201, body=q.NcrIn, response=q.NcrOut, permission="ncr.raise")
 def raise_ncr(call: Call) -> q.NcrOut:
     b = call.body
+    if b.serial is None:
+        return ncr_out(call, quality.open_material_ncr(call.session, call.user_id, b.part_number, b.lot,
+                                                       b.defect_code, b.description))
     return ncr_out(call, quality.open_ncr(call.session, call.user_id, b.serial, b.defect_code, b.description, b.step))
 
 
@@ -46,7 +52,7 @@ def raise_ncr(call: Call) -> q.NcrOut:
            query=q.NcrQuery, response=q.NcrPage, permission="read")
 def list_ncrs(call: Call) -> q.NcrPage:
     f = call.query
-    rows, total = quality.list_ncrs(call.session, status=f.status, serial=f.serial, step=f.step,
+    rows, total = quality.list_ncrs(call.session, status=f.status, serial=f.serial, lot=f.lot, step=f.step,
                                     defect_code=f.defect_code, page=f.page, per_page=f.per_page)
     return q.NcrPage(items=[ncr_out(call, n) for n in rows], page=f.page, per_page=f.per_page, total=total)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from mes.api.schemas import Code, Input
 
@@ -24,10 +24,24 @@ class SignatureOut(BaseModel):
 
 
 class NcrIn(Input):
-    serial: Code
+    """An NCR on a unit (`serial`) or on received material (`part_number` and `lot`, a lot or a serial)."""
+
+    serial: Code | None = None
+    part_number: Code | None = None
+    lot: Code | None = None
     defect_code: Code
     description: str = Field(min_length=1, max_length=2000)
     step: Code | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> NcrIn:
+        if self.serial is None and not (self.part_number and self.lot):
+            raise ValueError("name the unit (serial) or the material (part_number and lot)")
+        if self.serial is not None and (self.part_number or self.lot):
+            raise ValueError("an NCR is on a unit or on material, not both")
+        if self.step is not None and self.serial is None:
+            raise ValueError("a step belongs to a unit's routing; material NCRs have none")
+        return self
 
 
 class DispositionIn(Input):
@@ -52,7 +66,9 @@ class DispositionOut(BaseModel):
 
 class NcrOut(BaseModel):
     number: str
-    serial: str
+    serial: str | None
+    part_number: str | None
+    lot: str | None
     step: str | None
     defect_code: str
     description: str
@@ -67,6 +83,7 @@ class NcrOut(BaseModel):
 class NcrQuery(Input):
     status: Literal["open", "awaiting_mrb", "closed"] | None = None
     serial: str | None = Field(default=None, max_length=40)
+    lot: str | None = Field(default=None, max_length=64)
     step: str | None = Field(default=None, max_length=32)
     defect_code: str | None = Field(default=None, max_length=32)
     page: int = Field(default=1, ge=1, le=1_000_000)

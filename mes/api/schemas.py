@@ -110,6 +110,12 @@ class StepOut(BaseModel):
     qualifications: list[str]
     standard_minutes: int
     characteristics: list[CharacteristicOut]
+    consumes: list[BomLineOut]  # what the step's bill of material names
+
+
+class BomLineOut(BaseModel):
+    part_number: str
+    quantity: int
 
 
 class EventOut(BaseModel):

@@ -1,6 +1,7 @@
 """ORM entities by area; importing this module registers every table on `Base.metadata`."""
 from mes.models.audit import AuditHead, AuditRow
 from mes.models.base import Base, UTCDateTime, utcnow
+from mes.models.materials import BomItem, Consumption, Part, ReceivedItem
 from mes.models.plant import (
     Calendar,
     Characteristic,
@@ -37,16 +38,22 @@ from mes.models.quality import (
     Signature,
     UserQualification,
 )
+from mes.models.satellites import Allocation, Containment, ContainmentItem, Satellite
 from mes.models.users import ApiToken, Role, User, WebSession, user_roles
 
 __all__ = [
+    "Allocation",
     "ApiToken",
     "AuditHead",
     "AuditRow",
     "Base",
+    "BomItem",
     "Calendar",
     "Calibration",
     "Characteristic",
+    "Consumption",
+    "Containment",
+    "ContainmentItem",
     "DefectCode",
     "Deviation",
     "Hold",
@@ -59,11 +66,14 @@ __all__ = [
     "NcrDisposition",
     "NcrPhoto",
     "Nonconformance",
+    "Part",
     "Plant",
     "Qualification",
+    "ReceivedItem",
     "Role",
     "RoutingRevision",
     "RoutingStep",
+    "Satellite",
     "SerialCounter",
     "Signature",
     "Station",

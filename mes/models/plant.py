@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mes.models.base import Base, utcnow
+
+if TYPE_CHECKING:
+    from mes.models.materials import BomItem
 
 
 class Plant(Base):
@@ -191,6 +194,7 @@ class RoutingStep(Base):
     characteristics: Mapped[list[Characteristic]] = relationship(
         back_populates="step", order_by="Characteristic.sequence"
     )
+    bom: Mapped[list[BomItem]] = relationship(back_populates="step", order_by="BomItem.sequence")
 
 
 class Characteristic(Base):

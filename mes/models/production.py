@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mes.models.base import Base, utcnow
 from mes.models.plant import Characteristic, Machine, RoutingRevision, RoutingStep, Station, UnitType
 from mes.models.users import User
+
+if TYPE_CHECKING:
+    from mes.models.materials import ReceivedItem
 
 
 class SerialCounter(Base):
@@ -170,12 +173,15 @@ class Measurement(Base):
 
 
 class Nonconformance(Base):
-    """An NCR; opened automatically by a failed step (its MRB workflow comes with the quality module)."""
+    """An NCR on a unit (opened by hand or by a failed step) or on a received lot or serial."""
 
     __tablename__ = "nonconformances"
+    __table_args__ = (CheckConstraint("(unit_id IS NULL) <> (received_item_id IS NULL)",
+                                      name="unit_or_received_item"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    received_item_id: Mapped[int | None] = mapped_column(ForeignKey("received_items.id"), index=True)
     execution_id: Mapped[int | None] = mapped_column(ForeignKey("step_executions.id"))
     step_code: Mapped[str | None] = mapped_column(String(32))
     defect_code: Mapped[str] = mapped_column(String(32))
@@ -186,7 +192,8 @@ class Nonconformance(Base):
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
 
-    unit: Mapped[Unit] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    received_item: Mapped[ReceivedItem | None] = relationship()
     execution: Mapped[StepExecution | None] = relationship()
     opened_by: Mapped[User] = relationship()
 

@@ -38,6 +38,7 @@ class Hold(Base):
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     released_at: Mapped[datetime | None]
     release_reason: Mapped[str | None] = mapped_column(String(1000))
+    containment_id: Mapped[int | None] = mapped_column(ForeignKey("containments.id"), index=True)
 
 
 class NcrDisposition(Base):

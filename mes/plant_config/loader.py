@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from mes.plant_config.schema import LineFile, PlantFile
+from mes.plant_config.schema import LineFile, PartConfig, PartsFile, PlantFile
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,12 +36,14 @@ class PlantConfig:
     path: Path
     plant: PlantFile
     lines: tuple[LoadedLine, ...]
+    parts: tuple[PartConfig, ...] = ()
 
     def content_hash(self) -> str:
         """A hash of the validated content, so an unchanged reload can be recognised."""
         payload = {
             "plant": self.plant.model_dump(mode="json"),
             "lines": [line.config.model_dump(mode="json") for line in self.lines],
+            "parts": [part.model_dump(mode="json") for part in self.parts],
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -112,6 +114,26 @@ def _check_line(path: Path, line: LineFile, plant: PlantFile, problems: list[str
                 "step code", problems)
 
 
+def _check_bills_of_material(lines: list[LoadedLine], parts_path: Path, parts: tuple[PartConfig, ...],
+                             problems: list[str]) -> None:
+    """Every part a step consumes is a purchased part or another line's unit type."""
+    _duplicates([(f"{parts_path}: parts[{i}].part_number", p.part_number) for i, p in enumerate(parts)],
+                "part number", problems)
+    purchased = {p.part_number for p in parts}
+    built = {ln.config.unit_type.part_number for ln in lines}
+    if clash := sorted(purchased & built):
+        problems.append(f"{parts_path}: parts: {', '.join(clash)} is also a unit type a line builds")
+    for ln in lines:
+        for i, step in enumerate(ln.config.routing.steps):
+            for j, item in enumerate(step.consumes):
+                where = f"{ln.path}: routing.steps[{i}].consumes[{j}].part_number"
+                if item.part_number == ln.config.unit_type.part_number:
+                    problems.append(f"{where}: a unit cannot consume its own type {item.part_number!r}")
+                elif item.part_number not in purchased | built:
+                    problems.append(f"{where}: unknown part {item.part_number!r} (not in {parts_path.name} "
+                                    "nor a unit type)")
+
+
 def _check_plant(path: Path, plant: PlantFile, problems: list[str]) -> None:
     _duplicates([(f"{path}: calendars[{i}].name", c.name) for i, c in enumerate(plant.calendars)],
                 "calendar", problems)
@@ -134,7 +156,7 @@ def _check_across_lines(lines: list[LoadedLine], problems: list[str]) -> None:
 
 
 def load_plant_config(config_dir: Path) -> PlantConfig:
-    """Load and validate `config_dir`/plant.toml and `config_dir`/lines/*.toml, or raise PlantConfigError."""
+    """Load and validate plant.toml, lines/*.toml and parts.toml of `config_dir`, or raise PlantConfigError."""
     problems: list[str] = []
     plant_path = config_dir / "plant.toml"
     if not plant_path.is_file():
@@ -154,7 +176,11 @@ def load_plant_config(config_dir: Path) -> PlantConfig:
         for loaded in lines:
             _check_line(loaded.path, loaded.config, plant, problems)
     _check_across_lines(lines, problems)
+    parts_path = config_dir / "parts.toml"
+    parts_file = _parse(parts_path, PartsFile, problems) if parts_path.is_file() else PartsFile()
+    parts = tuple(parts_file.parts) if parts_file is not None else ()
+    _check_bills_of_material(lines, parts_path, parts, problems)
     if problems or plant is None:
         raise PlantConfigError(problems)
     lines.sort(key=lambda ln: ln.config.line.number)
-    return PlantConfig(plant_path, plant, tuple(lines))
+    return PlantConfig(plant_path, plant, tuple(lines), parts)

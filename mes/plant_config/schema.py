@@ -253,6 +253,13 @@ class CharacteristicConfig(Strict):
         return self
 
 
+class BomLineConfig(Strict):
+    """One thing a step consumes: a purchased part (config/parts.toml) or another line's unit type."""
+
+    part_number: Code
+    qty: int = Field(default=1, ge=1, le=1000)
+
+
 class StepConfig(Strict):
     code: Code
     name: str
@@ -263,12 +270,16 @@ class StepConfig(Strict):
     qualifications: list[Code] = []
     instruction: str = ""
     characteristics: list[CharacteristicConfig] = []
+    consumes: list[BomLineConfig] = []  # the step's bill of material
 
     @model_validator(mode="after")
     def _unique_characteristics(self) -> StepConfig:
         names = [c.name for c in self.characteristics]
         if dup := {n for n in names if names.count(n) > 1}:
             raise ValueError(f"characteristic(s) named twice: {', '.join(sorted(dup))}")
+        parts = [b.part_number for b in self.consumes]
+        if dup := {n for n in parts if parts.count(n) > 1}:
+            raise ValueError(f"part number(s) named twice in consumes: {', '.join(sorted(dup))}")
         return self
 
 
@@ -302,3 +313,16 @@ class LineFile(Strict):
     stations: list[StationConfig] = Field(min_length=1)
     machines: list[MachineConfig] = []
     routing: RoutingConfig
+
+
+# --- parts.toml -----------------------------------------------------------------------------
+class PartConfig(Strict):
+    """A purchased part, received in supplier lots or as individual serials."""
+
+    part_number: Code
+    name: str = Field(min_length=1, max_length=200)
+    tracking: Literal["lot", "serial"]
+
+
+class PartsFile(Strict):
+    parts: list[PartConfig] = []
