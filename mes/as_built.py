@@ -73,6 +73,7 @@ class ExecutionRecord(BaseModel):
     people: list[str]  # everyone who worked on it, in order
     events: list[EventRecord]
     measurements: list[MeasurementRecord]
+    signoff_required: bool  # an inspection buy-off is due on this step
     buyoff: SignatureRecord | None
 
 
@@ -187,6 +188,7 @@ def _records(session: Session, units: list[Unit], now: datetime) -> list[UnitAsB
     out = []
     for u in units:
         names = {s.sequence: s.name for s in u.routing_revision.steps}
+        signoffs = {s.sequence for s in u.routing_revision.steps if s.signoff}
         sequences = {s.code: s.sequence for s in u.routing_revision.steps}
         mine = [d for d in deviations if d.id in {m.deviation_id for e in u.executions for m in e.measurements}
                 or d.work_order_id == u.work_order_id or u.serial in d.serials]
@@ -196,7 +198,7 @@ def _records(session: Session, units: list[Unit], now: datetime) -> list[UnitAsB
             first_pass=u.first_pass, on_hold=u.on_hold, created_at=u.created_at,
             acceptance=_signature(signatures.get(u.acceptance_signature_id)),  # type: ignore[arg-type]
             built_into=built_into(session, u), satellite=allocated_to(session, u),
-            executions=[_execution(e, names, sequences, signatures, instruments, deviation_numbers)
+            executions=[_execution(e, names, signoffs, sequences, signatures, instruments, deviation_numbers)
                         for e in u.executions],
             ncrs=[_ncr(n, dispositions.get(n.id), signatures) for n in ncrs if n.unit_id == u.id],
             deviations=[_deviation(d, signatures, now) for d in mine],
@@ -205,8 +207,9 @@ def _records(session: Session, units: list[Unit], now: datetime) -> list[UnitAsB
     return out
 
 
-def _execution(e: StepExecution, names: dict[int, str], sequences: dict[str, int], signatures: dict[int, Signature],
-               instruments: dict[int, str], deviations: dict[int, str]) -> ExecutionRecord:
+def _execution(e: StepExecution, names: dict[int, str], signoffs: set[int], sequences: dict[str, int],
+               signatures: dict[int, Signature], instruments: dict[int, str], deviations: dict[int, str],
+               ) -> ExecutionRecord:
     sequence = sequences.get(e.step_code, 0)
     people: list[str] = []
     for ev in e.events:
@@ -222,6 +225,7 @@ def _execution(e: StepExecution, names: dict[int, str], sequences: dict[str, int
             passed=m.passed, source=m.source, instrument=instruments.get(m.instrument_id),  # type: ignore[arg-type]
             deviation=deviations.get(m.deviation_id), voided=m.voided_at is not None,  # type: ignore[arg-type]
             void_reason=m.void_reason) for m in e.measurements],
+        signoff_required=sequence in signoffs,
         buyoff=_signature(signatures.get(e.buyoff_signature_id)),  # type: ignore[arg-type]
     )
 

@@ -53,3 +53,6 @@ def logout() -> Response:
     response = redirect(url_for("floor.login"))
     response.delete_cookie(web_sessions.COOKIE, path="/")
     return response
+
+
+from mes.floor import as_built_pages  # noqa: E402, F401  (its routes register on `floor`)
