@@ -39,6 +39,7 @@ from mes.models.quality import (
     UserQualification,
 )
 from mes.models.satellites import Allocation, Containment, ContainmentItem, Satellite
+from mes.models.telemetry import CounterState, MachineState, ProcessSample, ProductionCount, Sample, TagRollup
 from mes.models.users import ApiToken, Role, User, WebSession, user_roles
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "Consumption",
     "Containment",
     "ContainmentItem",
+    "CounterState",
     "DefectCode",
     "Deviation",
     "Hold",
@@ -62,17 +64,21 @@ __all__ = [
     "Line",
     "Machine",
     "MachineRun",
+    "MachineState",
     "Measurement",
     "NcrDisposition",
     "NcrPhoto",
     "Nonconformance",
     "Part",
     "Plant",
+    "ProcessSample",
+    "ProductionCount",
     "Qualification",
     "ReceivedItem",
     "Role",
     "RoutingRevision",
     "RoutingStep",
+    "Sample",
     "Satellite",
     "SerialCounter",
     "Signature",
@@ -80,6 +86,7 @@ __all__ = [
     "StepEvent",
     "StepExecution",
     "Tag",
+    "TagRollup",
     "UTCDateTime",
     "Unit",
     "UnitType",

@@ -1,0 +1,213 @@
+"""Storing machine telemetry: one transaction per batch, idempotent, with states, counts and rollups derived.
+
+The adapters hand over `Reading`s; `store` inserts the samples with ON CONFLICT DO NOTHING and
+derives machine states, production counts and minute/hour rollups from the rows that were new,
+so a replayed batch adds nothing anywhere. Nothing here runs inside an OPC UA callback.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from mes.models import CounterState, Machine, MachineState, ProductionCount, Sample, Tag, TagRollup
+
+log = logging.getLogger(__name__)
+GOOD = 0  # OPC UA StatusCode Good; the top two bits say Good (00), Uncertain (01) or Bad (10)
+COUNTER_MODULUS = 2**32  # PLC counters are 32-bit unsigned
+COUNTS = {"good_count": "good", "reject_count": "reject"}
+STATE_MEANINGS = ("state", "running")
+
+
+def is_good(status: int) -> bool:
+    return (status >> 30) == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A value as received: engineering value (or text), the PLC's status and source time."""
+
+    tag_id: int
+    source_time: datetime
+    value: float | None
+    text: str | None
+    status: int
+    received_at: datetime
+    backfilled: bool = False
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """What the store needs to know of a tag to derive states and counts."""
+
+    id: int
+    machine_id: int
+    name: str
+    meaning: str
+    state_map: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stored:
+    offered: int
+    inserted: int
+
+
+def load_tags(session: Session, machine_ids: list[int] | None = None) -> dict[int, TagInfo]:
+    """The active tags (of the given machines), keyed by id."""
+    query = select(Tag, Machine.state_map).join(Machine).where(Tag.active.is_(True))
+    if machine_ids is not None:
+        query = query.where(Tag.machine_id.in_(machine_ids))
+    return {t.id: TagInfo(t.id, t.machine_id, t.name, t.meaning, state_map or {})
+            for t, state_map in session.execute(query)}
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """A Core INSERT of the model's table in the session's dialect (for ON CONFLICT); no ORM overhead."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model.__table__)
+
+
+_partitions: set[tuple[str, date]] = set()
+
+
+def ensure_partitions(session: Session, days: set[date]) -> None:
+    """On PostgreSQL, make sure a daily partition of `samples` exists for each day."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    key = str(bind.engine.url)
+    for day in sorted(days - {d for k, d in _partitions if k == key}):
+        start, end = day.isoformat(), (day + timedelta(days=1)).isoformat()
+        with session.begin_nested():
+            session.execute(text(f"CREATE TABLE IF NOT EXISTS samples_{day:%Y%m%d} PARTITION OF samples "
+                                 f"FOR VALUES FROM ('{start} 00:00+00') TO ('{end} 00:00+00')"))
+        _partitions.add((key, day))
+
+
+def store(session: Session, readings: list[Reading], tags: dict[int, TagInfo]) -> Stored:
+    """Write a batch of readings and what they imply; readings already stored are skipped, not counted twice."""
+    if not readings:
+        return Stored(0, 0)
+    ensure_partitions(session, {r.source_time.astimezone(UTC).date() for r in readings})
+    rows = [{"tag_id": r.tag_id, "source_time": r.source_time, "value": r.value if is_good(r.status) else None,
+             "text": r.text, "status": r.status, "received_at": r.received_at, "backfilled": r.backfilled}
+            for r in readings]
+    statement = (_insert(session, Sample).on_conflict_do_nothing(index_elements=["tag_id", "source_time"])
+                 .returning(Sample.__table__.c.tag_id, Sample.__table__.c.source_time, Sample.__table__.c.value,
+                            Sample.__table__.c.status))
+    new = session.execute(statement, rows).all()
+    if new:
+        _derive_states(session, new, tags)
+        _derive_counts(session, new, tags)
+        _roll_up(session, new)
+    return Stored(len(readings), len(new))
+
+
+def _state_of(tag: TagInfo, value: float) -> str:
+    if tag.meaning == "running":
+        return "Execute" if value else "Idle"
+    return tag.state_map.get(str(int(value)), "Undefined")
+
+
+def _derive_states(session: Session, new: list[Any], tags: dict[int, TagInfo]) -> None:
+    changes: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+    for row in new:
+        tag = tags.get(row.tag_id)
+        if tag is not None and tag.meaning in STATE_MEANINGS and row.value is not None and is_good(row.status):
+            changes[tag.machine_id].append((row.source_time, _state_of(tag, row.value)))
+    if not changes:
+        return
+    current = {s.machine_id: s for s in session.scalars(select(MachineState).where(
+        MachineState.machine_id.in_(changes), MachineState.ended_at.is_(None)))}
+    for machine_id, seen in changes.items():
+        open_interval = current.get(machine_id)
+        for at, state in sorted(seen):
+            if open_interval is not None and at <= open_interval.started_at:
+                continue  # older than what we know; a backfill does not rewrite the state history
+            if open_interval is not None and open_interval.state == state:
+                continue
+            if open_interval is not None:
+                open_interval.ended_at = at
+            open_interval = MachineState(machine_id=machine_id, state=state, started_at=at)
+            session.add(open_interval)
+    session.flush()
+
+
+def counter_delta(previous: int, raw: int) -> int:
+    """Parts counted between two raw counter values: a wrap past 2**32 continues, a restart from 0 counts from 0."""
+    if raw >= previous:
+        return raw - previous
+    if previous - raw > COUNTER_MODULUS // 2:
+        return raw + COUNTER_MODULUS - previous  # wrapped around
+    return raw  # the PLC restarted and counts again from zero
+
+
+def _derive_counts(session: Session, new: list[Any], tags: dict[int, TagInfo]) -> None:
+    seen: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for row in new:
+        tag = tags.get(row.tag_id)
+        if tag is not None and tag.meaning in COUNTS and row.value is not None and is_good(row.status):
+            seen[tag.id].append((row.source_time, int(row.value)))
+    if not seen:
+        return
+    states = {c.tag_id: c for c in session.scalars(select(CounterState).where(CounterState.tag_id.in_(seen)))}
+    counts = []
+    for tag_id, values in seen.items():
+        tag, last = tags[tag_id], states.get(tag_id)
+        for at, raw in sorted(values):
+            if last is None:
+                last = CounterState(tag_id=tag_id, raw=raw, at=at)  # the first value is a baseline, not parts
+                session.add(last)
+                continue
+            if at <= last.at:
+                continue
+            if delta := counter_delta(last.raw, raw):
+                counts.append({"tag_id": tag_id, "at": at, "machine_id": tag.machine_id,
+                               "kind": COUNTS[tag.meaning], "delta": delta})
+            last.raw, last.at = raw, at
+    if counts:
+        session.execute(_insert(session, ProductionCount).on_conflict_do_nothing(), counts)
+    session.flush()
+
+
+def _bucket(at: datetime, resolution: str) -> datetime:
+    at = at.astimezone(UTC)
+    return at.replace(second=0, microsecond=0) if resolution == "minute" else at.replace(minute=0, second=0,
+                                                                                          microsecond=0)
+
+
+def _roll_up(session: Session, new: list[Any]) -> None:
+    buckets: dict[tuple[int, str, datetime], list[float]] = {}
+    for row in new:
+        if row.value is None:
+            continue
+        for resolution in ("minute", "hour"):
+            key = (row.tag_id, resolution, _bucket(row.source_time, resolution))
+            b = buckets.get(key)
+            if b is None:
+                buckets[key] = [1, row.value, row.value, row.value]
+            else:
+                b[0] += 1
+                b[1] = min(b[1], row.value)
+                b[2] = max(b[2], row.value)
+                b[3] += row.value
+    if not buckets:
+        return
+    least, greatest = ((func.least, func.greatest) if session.get_bind().dialect.name == "postgresql"
+                       else (func.min, func.max))
+    statement = _insert(session, TagRollup)
+    statement = statement.on_conflict_do_update(
+        index_elements=["tag_id", "resolution", "bucket"],
+        set_={"count": statement.table.c.count + statement.excluded.count,
+              "minimum": least(statement.table.c.minimum, statement.excluded.minimum),
+              "maximum": greatest(statement.table.c.maximum, statement.excluded.maximum),
+              "total": statement.table.c.total + statement.excluded.total})
+    session.execute(statement, [{"tag_id": t, "resolution": r, "bucket": b, "count": v[0], "minimum": v[1],
+                                 "maximum": v[2], "total": v[3]} for (t, r, b), v in buckets.items()])
