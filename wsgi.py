@@ -1,4 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app`."""
 from mes import create_app
+from mes.serving import settle
 
-app = create_app()
+app = settle(create_app())

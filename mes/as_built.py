@@ -15,10 +15,13 @@ from mes.containment import flags_on
 from mes.errors import NotFound
 from mes.genealogy import ComponentNode, components_of
 from mes.models import (
+    Allocation,
+    Consumption,
     Deviation,
     Instrument,
     NcrDisposition,
     RoutingRevision,
+    Satellite,
     Signature,
     StepEvent,
     StepExecution,
@@ -27,7 +30,6 @@ from mes.models import (
 )
 from mes.models.production import Nonconformance
 from mes.satellites import get_satellite, positions
-from mes.units import allocated_to, built_into
 
 
 class SignatureRecord(BaseModel):
@@ -161,7 +163,8 @@ def _load_units(session: Session, unit_ids: list[int]) -> list[Unit]:
     )))
 
 
-def _records(session: Session, units: list[Unit], now: datetime) -> list[UnitAsBuilt]:
+def _records(session: Session, units: list[Unit], now: datetime,
+             trees: dict[int, list[ComponentNode]] | None = None) -> list[UnitAsBuilt]:
     """The as-built record of each unit, loading each kind of record once for all of them."""
     ids = [u.id for u in units]
     executions = [e for u in units for e in u.executions]
@@ -184,7 +187,13 @@ def _records(session: Session, units: list[Unit], now: datetime) -> list[UnitAsB
     instruments = dict(session.execute(select(Instrument.id, Instrument.code).where(
         Instrument.id.in_({m.instrument_id for m in measurements} - {None}))).all())
     deviation_numbers = {d.id: d.number for d in deviations}
-    components = components_of(session, ids)
+    components = trees if trees is not None else components_of(session, ids)
+    parents = dict(session.execute(select(Consumption.component_unit_id, Unit.serial)
+                                   .join(Unit, Unit.id == Consumption.unit_id)
+                                   .where(Consumption.component_unit_id.in_(ids), Consumption.removed_at.is_(None)))
+                   .all())
+    carriers = dict(session.execute(select(Allocation.unit_id, Satellite.build).join(Satellite)
+                                    .where(Allocation.unit_id.in_(ids), Allocation.removed_at.is_(None))).all())
     out = []
     for u in units:
         names = {s.sequence: s.name for s in u.routing_revision.steps}
@@ -197,7 +206,7 @@ def _records(session: Session, units: list[Unit], now: datetime) -> list[UnitAsB
             work_order=u.work_order.number, routing_revision=u.routing_revision.revision, status=u.status,
             first_pass=u.first_pass, on_hold=u.on_hold, created_at=u.created_at,
             acceptance=_signature(signatures.get(u.acceptance_signature_id)),  # type: ignore[arg-type]
-            built_into=built_into(session, u), satellite=allocated_to(session, u),
+            built_into=parents.get(u.id), satellite=carriers.get(u.id),
             executions=[_execution(e, names, signoffs, sequences, signatures, instruments, deviation_numbers)
                         for e in u.executions],
             ncrs=[_ncr(n, dispositions.get(n.id), signatures) for n in ncrs if n.unit_id == u.id],
@@ -244,15 +253,16 @@ def _deviation(d: Deviation, signatures: dict[int, Signature], now: datetime) ->
                            open=d.valid_until > now, signature=_signature(signatures[d.signature_id]))  # type: ignore[arg-type]
 
 
-def _tree_serials(nodes: list[ComponentNode]) -> list[str]:
-    serials: list[str] = []
+def _subtrees(nodes: list[ComponentNode]) -> dict[str, list[ComponentNode]]:
+    """The built units inside these trees, each with its own components (already loaded)."""
+    found: dict[str, list[ComponentNode]] = {}
     stack = list(nodes)
     while stack:
         node = stack.pop()
         if node.kind == "unit":
-            serials.append(node.identifier)
+            found[node.identifier] = node.components
         stack.extend(node.components)
-    return serials
+    return found
 
 
 def unit_as_built(session: Session, serial: str) -> UnitAsBuilt:
@@ -269,11 +279,16 @@ def satellite_as_built(session: Session, build: str) -> SatelliteAsBuilt:
     slots = positions(session, satellite)
     top = [p.serial for p in slots if p.serial]
     top_ids = list(session.scalars(select(Unit.id).where(Unit.serial.in_(top))))
-    nested = _tree_serials([n for nodes in components_of(session, top_ids).values() for n in nodes])
-    ids = top_ids + list(session.scalars(select(Unit.id).where(Unit.serial.in_(nested))))
+    top_trees = components_of(session, top_ids)
+    subtrees = _subtrees([n for nodes in top_trees.values() for n in nodes])
+    nested = list(subtrees)
+    ids_of = dict(session.execute(select(Unit.serial, Unit.id).where(Unit.serial.in_(nested))).all())
+    nested_ids = [ids_of[s] for s in nested]
+    trees = {**top_trees, **{ids_of[s]: nodes for s, nodes in subtrees.items()}}
     now = utcnow()
     order = {s: i for i, s in enumerate(top + nested)}
-    units = sorted(_records(session, _load_units(session, ids), now), key=lambda r: order[r.serial])
+    units = sorted(_records(session, _load_units(session, top_ids + nested_ids), now, trees),
+                   key=lambda r: order[r.serial])
     seen: set[str] = set()
     open_deviations = []
     for u in units:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from mes.errors import Invalid, NotFound
-from mes.models import Allocation, Consumption, ReceivedItem, Unit, UnitType
+from mes.models import Allocation, Consumption, ReceivedItem, Satellite, Unit, UnitType
 
 MAX_DEPTH = 20  # far beyond any real product tree; stops a corrupt record from looping
 
@@ -102,9 +102,10 @@ def components_of(session: Session, unit_ids: list[int]) -> dict[int, list[Compo
             break
         rows = session.scalars(
             select(Consumption).where(Consumption.unit_id.in_(frontier), Consumption.removed_at.is_(None))
-            .options(joinedload(Consumption.consumed_by),
-                     joinedload(Consumption.received_item).joinedload(ReceivedItem.part),
-                     joinedload(Consumption.component_unit).joinedload(Unit.unit_type))
+            # selectinload: by-id lookups stay cheap as the received-items and units tables grow.
+            .options(selectinload(Consumption.consumed_by),
+                     selectinload(Consumption.received_item).selectinload(ReceivedItem.part),
+                     selectinload(Consumption.component_unit).selectinload(Unit.unit_type))
             .order_by(Consumption.id)).all()
         frontier = []
         for c in rows:
@@ -186,10 +187,10 @@ def trace(session: Session, identifier: str, part_number: str | None = None) -> 
     for uid, top in chain_tops.items():
         if (allocation := allocations.get(top)) is not None:
             if uid in found:
-                found[uid].satellite = allocation.satellite.build
+                found[uid].satellite = allocation.build
             if uid == top:
-                carriers.setdefault(allocation.satellite.build, []).append(allocation.unit.serial)
-    satellites = {a.satellite.build: a.satellite for a in allocations.values()}
+                carriers.setdefault(allocation.build, []).append(allocation.serial)
+    satellites = {a.build: a for a in allocations.values()}
     return Trace(subject=start.subject, units=sorted(found.values(), key=lambda u: (u.level, u.serial)),
                  satellites=[TracedSatellite(build=b, programme=satellites[b].programme,
                                              need_date=satellites[b].need_date, serials=sorted(serials))
@@ -202,10 +203,13 @@ def _top(unit_id: int, parent_of: dict[int, int]) -> int:
     return unit_id
 
 
-def _allocations(session: Session, unit_ids: list[int]) -> dict[int, Allocation]:
-    """The standing satellite allocation of each of the units that has one."""
+def _allocations(session: Session, unit_ids: list[int]) -> dict[int, Any]:
+    """The standing satellite allocation of each of the units that has one (plain rows: a wide trace
+    would otherwise build a thousand ORM objects)."""
     if not unit_ids:
         return {}
-    rows = session.scalars(select(Allocation).where(Allocation.unit_id.in_(unit_ids), Allocation.removed_at.is_(None))
-                           .options(joinedload(Allocation.satellite), joinedload(Allocation.unit)))
-    return {a.unit_id: a for a in rows}
+    rows = session.execute(
+        select(Allocation.unit_id, Unit.serial, Satellite.build, Satellite.programme, Satellite.need_date)
+        .join(Unit, Unit.id == Allocation.unit_id).join(Satellite, Satellite.id == Allocation.satellite_id)
+        .where(Allocation.unit_id.in_(unit_ids), Allocation.removed_at.is_(None)))
+    return {r.unit_id: r for r in rows}

@@ -1,6 +1,7 @@
 """Run the web app under gunicorn from Python (used by `mes serve` and `mes demo`)."""
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -18,7 +19,15 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load(self):  # type: ignore[no-untyped-def]
         from mes import create_app
 
-        return create_app()
+        return settle(create_app())
+
+
+def settle(app: Any) -> Any:
+    """Move everything built so far out of the garbage collector's sight: the app's modules and tables
+    are never freed, and re-scanning them made full collections cost ~60 ms in the middle of requests."""
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def serve_app(host: str, port: int, workers: int = 2, threads: int = 4) -> None:
