@@ -68,7 +68,7 @@ def load_tags(session: Session, machine_ids: list[int] | None = None) -> dict[in
             for t, state_map in session.execute(query)}
 
 
-def _insert(session: Session, model: Any) -> Any:
+def dialect_insert(session: Session, model: Any) -> Any:
     """A Core INSERT of the model's table in the session's dialect (for ON CONFLICT); no ORM overhead."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model.__table__)
@@ -91,6 +91,11 @@ def ensure_partitions(session: Session, days: set[date]) -> None:
         _partitions.add((key, day))
 
 
+def forget_partition(session: Session, day: date) -> None:
+    """Retention dropped a day's partition; a late sample for that day must create it again."""
+    _partitions.discard((str(session.get_bind().engine.url), day))
+
+
 def store(session: Session, readings: list[Reading], tags: dict[int, TagInfo]) -> Stored:
     """Write a batch of readings and what they imply; readings already stored are skipped, not counted twice."""
     if not readings:
@@ -99,7 +104,7 @@ def store(session: Session, readings: list[Reading], tags: dict[int, TagInfo]) -
     rows = [{"tag_id": r.tag_id, "source_time": r.source_time, "value": r.value if is_good(r.status) else None,
              "text": r.text, "status": r.status, "received_at": r.received_at, "backfilled": r.backfilled}
             for r in readings]
-    statement = (_insert(session, Sample).on_conflict_do_nothing(index_elements=["tag_id", "source_time"])
+    statement = (dialect_insert(session, Sample).on_conflict_do_nothing(index_elements=["tag_id", "source_time"])
                  .returning(Sample.__table__.c.tag_id, Sample.__table__.c.source_time, Sample.__table__.c.value,
                             Sample.__table__.c.status))
     new = session.execute(statement, rows).all()
@@ -173,7 +178,7 @@ def _derive_counts(session: Session, new: list[Any], tags: dict[int, TagInfo]) -
                                "kind": COUNTS[tag.meaning], "delta": delta})
             last.raw, last.at = raw, at
     if counts:
-        session.execute(_insert(session, ProductionCount).on_conflict_do_nothing(), counts)
+        session.execute(dialect_insert(session, ProductionCount).on_conflict_do_nothing(), counts)
     session.flush()
 
 
@@ -202,7 +207,7 @@ def _roll_up(session: Session, new: list[Any]) -> None:
         return
     least, greatest = ((func.least, func.greatest) if session.get_bind().dialect.name == "postgresql"
                        else (func.min, func.max))
-    statement = _insert(session, TagRollup)
+    statement = dialect_insert(session, TagRollup)
     statement = statement.on_conflict_do_update(
         index_elements=["tag_id", "resolution", "bucket"],
         set_={"count": statement.table.c.count + statement.excluded.count,

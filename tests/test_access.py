@@ -64,6 +64,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/satellites/<build>/deallocations"): frozenset({"supervisor", "quality"}),
     ("GET", "/api/v1/units/<serial>/as-built"): EVERYONE,
     ("GET", "/api/v1/satellites/<build>/as-built"): EVERYONE,
+    ("GET", "/api/v1/machines/<machine>/telemetry"): EVERYONE,
+    ("GET", "/api/v1/units/<serial>/process-data"): EVERYONE,
 }
 
 

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from mes.api import materials, openapi, plant, quality, session, traceability, work  # noqa: E402,F401  (they register routes on `api`)
+from mes.api import materials, openapi, plant, quality, session, telemetry, traceability, work  # noqa: E402,F401  (they register routes on `api`)
