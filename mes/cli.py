@@ -227,3 +227,11 @@ def serve(host: str, port: int, workers: int) -> None:
 from mes.demo import demo  # noqa: E402  (the demo command lives with the demo)
 
 main.add_command(demo)
+
+from line_adapters.commands import adapters  # noqa: E402  (adapter commands import their heavy parts lazily)
+
+main.add_command(adapters)
+
+from line_adapters.simulator import simulate  # noqa: E402  (imports asyncua only when run)
+
+main.add_command(simulate)

@@ -2,6 +2,8 @@
 
 Each function is an event handler of `mes.demo_history.Simulation`: it makes one service call at the
 event's time and schedules what follows (the pause at a shift end, the completion, the next step).
+A step with a bill of material starts only with its kit picked from released stock; its components are
+scanned in a few minutes after the start (`mes.demo_materials`).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING
 from mes import execution, runs
 from mes.demo_calendar import WorkCalendar
 from mes.demo_gates import draw_values
+from mes.demo_materials import Pick, fit, scan_time, take
 from mes.demo_plan import Place, StepPlan
 
 if TYPE_CHECKING:
@@ -45,20 +48,37 @@ def dispatch_manual(sim: Simulation, at: datetime, step: StepPlan) -> None:
         if left is not None and left < min(minutes(step.standard_minutes / 2), LONGEST_WAIT_TO_START):
             continue  # not worth starting: most of it would be handed over to the next shift
         while queue and left is not None and sim.busy[place.resource] < place.capacity:
-            job = queue.popleft()
+            taken = take(sim, step, at)
+            if taken is None:
+                return  # the kit is short: the step waits until material is released
+            job, picks = taken
             sim.busy[place.resource] += 1
             walk = sim.rng.uniform(2, min(12, left / timedelta(minutes=1) - 20))  # fetch the unit, log in
-            sim.schedule(at + minutes(walk), start_manual, job, step, place)
+            sim.schedule(at + minutes(walk), start_manual, job, step, place, picks)
 
 
-def start_manual(sim: Simulation, at: datetime, job: Job, step: StepPlan, place: Place) -> None:
+def start_manual(sim: Simulation, at: datetime, job: Job, step: StepPlan, place: Place,
+                 picks: list[Pick] | None = None) -> None:
     user = sim.people.operator(place.calendar, at, step.qualifications)
     if sim.call(execution.start_step, user, job.serial, step.code, place.station, place.machine, at=at) is None:
+        if picks:
+            sim.stores.put_back(picks)
         free(sim, at, job, place)
         return
     sim.report.steps_started += 1
     spread = min(max(sim.rng.lognormvariate(0.0, 0.18), 0.6), 2.0)
-    work(sim, at, job, step, place, user, minutes(step.standard_minutes * spread))
+    duration = minutes(step.standard_minutes * spread)
+    if picks:  # scan the kit into the unit first, then work
+        scan = min(scan_time(sim), duration / 4)
+        sim.schedule(at + scan, scan_kit, job, step, place, user, picks, duration - scan)
+        return
+    work(sim, at, job, step, place, user, duration)
+
+
+def scan_kit(sim: Simulation, at: datetime, job: Job, step: StepPlan, place: Place, user: int, picks: list[Pick],
+             remaining: timedelta) -> None:
+    fit(sim, at, job, step, user, picks)  # a refused scan is counted; the completion will then be refused too
+    work(sim, at, job, step, place, user, remaining)
 
 
 def work(sim: Simulation, at: datetime, job: Job, step: StepPlan, place: Place, user: int,

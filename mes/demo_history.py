@@ -4,7 +4,9 @@ A small discrete-event simulation walks released units through their routings: m
 within the shifts of their station's calendar (and are handed over at a shift end when they run on),
 by operators qualified for them; chamber steps run several units at once around the clock; values come
 from `mes.demo_values`. Quality buys off signed-off steps, dispositions NCRs and accepts finished units
-(`mes.demo_inspection`, `mes.demo_quality`); instruments and deviations are in `mes.demo_gates`. Every
+(`mes.demo_inspection`, `mes.demo_quality`); instruments and deviations are in `mes.demo_gates`. Purchased
+material is delivered, inspected and released, kitted and scanned into units at their consuming steps
+(`mes.demo_materials`); accepted units are allocated to satellites (`mes.demo_satellites`). Every
 change goes through the service functions with `at=` set to its simulated time, one transaction per
 simulated day, in time order across all lines (so WO and NCR numbers rise with time).
 """
@@ -17,7 +19,7 @@ import random
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
@@ -30,9 +32,11 @@ from mes import workorders
 from mes.demo_floor import dispatch_manual, dispatch_run, minutes
 from mes.demo_gates import Gear, Waiver, register_instruments
 from mes.demo_inspection import accept_later, buy_off_later
+from mes.demo_materials import Stores, plan_goods_in, plan_material_ncr
 from mes.demo_people import EVERYONE, SUPERVISOR, Roster, grant_qualifications
 from mes.demo_plan import LinePlan, PlantPlan, read_plant
 from mes.demo_quality import Desk, failed, incident_at_arrival
+from mes.demo_satellites import Kitting, plan_kitting
 from mes.demo_values import StepValues
 from mes.errors import MesError
 from mes.execution import Completion
@@ -56,6 +60,7 @@ class Job:
     order: str  # the work order number (a deviation may cover it)
     index: int = 0
     ncrs: int = 0  # nonconformances so far: the third scraps the unit
+    fitted: set[str] = field(default_factory=set)  # steps whose bill of material is built in
 
 
 @dataclass
@@ -81,6 +86,17 @@ class SeedReport:
     deviations: int = 0
     calibrations: int = 0
     expired_qualifications: int = 0
+    receipts: int = 0
+    lots_received: int = 0
+    serials_received: int = 0
+    released: int = 0
+    rejected: int = 0
+    material_ncrs: int = 0
+    returned: int = 0
+    consumptions: int = 0
+    kit_waits: int = 0
+    satellites: int = 0
+    allocations: int = 0
     refused: int = 0
 
     def summary(self) -> str:
@@ -132,6 +148,8 @@ class Simulation:
         self.people = Roster(users, plan.zone, self.reference, rng)
         self.desk = Desk(rng)
         self.gear = Gear()
+        self.stores = Stores(plan, rng)
+        self.kitting = Kitting()
         self.waivers: list[Waiver] = []
         self.session: Session | None = None
         self.report = SeedReport()
@@ -161,7 +179,8 @@ class Simulation:
                 r = self.report
                 progress(f"  {day.astimezone(self.plan.zone).date()}  day {number}/{total}: {r.units} units released,"
                          f" {r.steps_completed} steps done, {r.runs} machine runs, {r.failures} failed,"
-                         f" {r.dispositions} dispositions, {r.accepted} accepted"
+                         f" {r.dispositions} dispositions, {r.accepted} accepted, {r.consumptions} components"
+                         f" scanned, {r.allocations} allocated"
                          f"  ({time.monotonic() - began:.0f} s)")
         log.info("demo history: %s", self.report.summary())
 
@@ -189,6 +208,9 @@ class Simulation:
                 for line in self.plan.lines:
                     self.schedule(opening + minutes(self.rng.uniform(20, 120)), Simulation.release, line)
             day += timedelta(days=1)
+        plan_goods_in(self)
+        plan_kitting(self)
+        plan_material_ncr(self, self.start, first=True)
 
     def opening(self, day: date) -> datetime | None:
         """When the day's first shift starts; None on a day off (that release waits for the next one)."""

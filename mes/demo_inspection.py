@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mes import signoff
+from mes.demo_materials import wake_lines_using
 from mes.demo_people import minutes
 
 if TYPE_CHECKING:
@@ -46,3 +47,5 @@ def accept_later(sim: Simulation, at: datetime, job: Job) -> None:
 def accept(sim: Simulation, at: datetime, job: Job, inspector: str) -> None:
     if sim.call(signoff.accept, sim.users[inspector], job.serial, sim.people.pin(inspector), at=at) is not None:
         sim.report.accepted += 1
+        sim.stores.units[job.line.part_number].append(job.serial)  # in stores: for a satellite, or a spare
+        wake_lines_using(sim, at, job.line.part_number)

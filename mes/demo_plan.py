@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mes.demo_calendar import WorkCalendar
 from mes.demo_values import Spec
-from mes.models import Calendar, Line, Machine, Plant, RoutingStep, Station
+from mes.models import BomItem, Calendar, Line, Machine, Plant, RoutingStep, Station
 from mes.workorders import current_revision
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,15 @@ class Place:
 
 
 @dataclass(frozen=True)
+class BomLine:
+    """What a step consumes: a purchased part (tracked by "lot" or "serial") or a built unit type ("unit")."""
+
+    part_number: str
+    tracking: str  # lot | serial | unit
+    quantity: int
+
+
+@dataclass(frozen=True)
 class StepPlan:
     code: str
     sequence: int
@@ -48,6 +57,7 @@ class StepPlan:
     specs: tuple[Spec, ...]
     signoff: bool = False  # a quality inspector buys the step off before the unit moves on
     qualifications: tuple[str, ...] = ()  # what the operator must hold (valid) to start it
+    bom: tuple[BomLine, ...] = ()  # what it builds in (scanned while it runs; completion needs all of it)
 
 
 @dataclass(frozen=True)
@@ -96,7 +106,9 @@ def _line_plan(session: Session, line: Line, calendars: dict[str, WorkCalendar],
     steps = session.scalars(
         select(RoutingStep).filter_by(routing_revision_id=revision.id).order_by(RoutingStep.sequence)
         .options(selectinload(RoutingStep.stations).selectinload(Station.calendar),
-                 selectinload(RoutingStep.characteristics))
+                 selectinload(RoutingStep.characteristics),
+                 selectinload(RoutingStep.bom).selectinload(BomItem.part),
+                 selectinload(RoutingStep.bom).selectinload(BomItem.unit_type))
     ).all()
     wanted = demand * YIELD_COVER
     plans = tuple(_step_plan(step, steps, line.machines, calendars, wanted) for step in steps)
@@ -127,8 +139,10 @@ def _step_plan(step: RoutingStep, steps: list[RoutingStep], machines: list[Machi
             load = demand * sum(s.standard_minutes for s in steps if station in s.stations)
             lanes = math.ceil(STATION_HEADROOM * load / max(calendar.minutes_per_day(), 1.0))
             places.append(Place(station.code, None, calendar, f"station:{station.code}", min(max(lanes, 1), MAX_LANES)))
+    bom = tuple(BomLine(b.part_number, b.part.tracking if b.part is not None else "unit", b.quantity)
+                for b in step.bom)
     return StepPlan(step.code, step.sequence, step.standard_minutes, step.machine_run, tuple(places), specs,
-                    step.signoff, tuple(step.qualifications or ()))
+                    step.signoff, tuple(step.qualifications or ()), bom)
 
 
 def _machines_for(step: RoutingStep, steps: list[RoutingStep], machines: list[Machine]) -> list[Machine]:

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mes import audit, signatures
+from mes.clock import event_time
 from mes.errors import Conflict, Invalid, NotFound
-from mes.models import Part, ReceivedItem, utcnow
+from mes.models import Part, ReceivedItem
 from mes.plant_time import plant_date
 from mes.serials import document_number
 
@@ -31,7 +32,7 @@ def receive(session: Session, user_id: int, part_number: str, supplier: str, coc
             lot: str | None = None, quantity: int | None = None, serials: list[str] | None = None,
             expiry: date | None = None, at: datetime | None = None) -> list[ReceivedItem]:
     """Book an arrival into quarantine: one lot with its quantity, or one row per serial."""
-    at = at or utcnow()
+    at = event_time(at)
     part = get_part(session, part_number)
     if not supplier.strip():
         raise Invalid("name the supplier", "supplier")
@@ -122,7 +123,7 @@ def item_content(item: ReceivedItem) -> dict[str, Any]:
 def release(session: Session, user_id: int, part_number: str, identifier: str, secret: str | None,
             note: str = "", at: datetime | None = None) -> ReceivedItem:
     """Quality releases quarantined material for use (signed); expired or NCR-held material is refused."""
-    at = at or utcnow()
+    at = event_time(at)
     item = get_item(session, part_number, identifier, lock=True)
     if item.status != "quarantine":
         raise Conflict(f"{part_number} {identifier} is {item.status}, not in quarantine", "identifier")
@@ -136,7 +137,7 @@ def release(session: Session, user_id: int, part_number: str, identifier: str, s
 def reject(session: Session, user_id: int, part_number: str, identifier: str, secret: str | None,
            note: str, at: datetime | None = None) -> ReceivedItem:
     """Quality rejects quarantined material at receiving inspection (signed, with the reason)."""
-    at = at or utcnow()
+    at = event_time(at)
     if not note.strip():
         raise Invalid("say why the material is rejected", "note")
     item = get_item(session, part_number, identifier, lock=True)

@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mes import audit, signatures
+from mes.clock import event_time
 from mes.errors import Conflict, Forbidden, Invalid, NotFound
 from mes.materials import get_item
-from mes.models import DefectCode, Hold, NcrDisposition, ReceivedItem, RoutingStep, utcnow
+from mes.models import DefectCode, Hold, NcrDisposition, ReceivedItem, RoutingStep
 from mes.models.production import Nonconformance, StepExecution, Unit
 from mes.serials import document_number
 from mes.units import lock_unit
@@ -91,7 +92,7 @@ def open_ncr_for_failed_step(session: Session, execution: StepExecution, failure
 def open_ncr(session: Session, user_id: int, serial: str, defect_code: str, description: str,
              step_code: str | None = None, at: datetime | None = None) -> Nonconformance:
     """Raise an NCR by hand on a unit (damage, contamination ...); the unit is held until it is dispositioned."""
-    at = at or utcnow()
+    at = event_time(at)
     unit = lock_unit(session, serial)
     if unit.status == "scrapped":
         raise Conflict(f"{serial} is scrapped", "serial")
@@ -105,7 +106,7 @@ def open_ncr(session: Session, user_id: int, serial: str, defect_code: str, desc
 def open_material_ncr(session: Session, user_id: int, part_number: str, identifier: str, defect_code: str,
                       description: str, at: datetime | None = None) -> Nonconformance:
     """Raise an NCR on a received lot or serial (wrong certificate, damage); it cannot be consumed until closed."""
-    at = at or utcnow()
+    at = event_time(at)
     item = get_item(session, part_number, identifier, lock=True)
     if item.status in ("returned", "scrapped"):
         raise Conflict(f"{part_number} {identifier} is {item.status}", "identifier")
@@ -181,7 +182,7 @@ def _failed_sequence(session: Session, ncr: Nonconformance) -> int | None:
 def disposition(session: Session, user_id: int, number: str, decision: str, secret: str | None,
                 rework_step: str | None = None, note: str = "", at: datetime | None = None) -> Nonconformance:
     """Decide what happens to the nonconforming unit, signed; repair and use-as-is then wait for MRB approval."""
-    at = at or utcnow()
+    at = event_time(at)
     ncr = get_ncr(session, number, lock=True)
     if ncr.status != "open":
         raise Conflict(f"{number} is {ncr.status.replace('_', ' ')}", "number")
@@ -217,7 +218,7 @@ def disposition(session: Session, user_id: int, number: str, decision: str, secr
 def mrb_approve(session: Session, user_id: int, number: str, secret: str | None, note: str = "",
                 at: datetime | None = None) -> Nonconformance:
     """The second quality signature a repair or use-as-is needs, by someone other than the first signer."""
-    at = at or utcnow()
+    at = event_time(at)
     ncr = get_ncr(session, number, lock=True)
     record = disposition_of(session, ncr)
     if ncr.status != "awaiting_mrb" or record is None:
@@ -300,7 +301,7 @@ def place_hold(session: Session, user_id: int, serial: str, reason: str, at: dat
     """Hold a unit by hand (suspect material, a question from the customer ...)."""
     if not reason.strip():
         raise Invalid("say why the unit is held", "reason")
-    at = at or utcnow()
+    at = event_time(at)
     unit = lock_unit(session, serial)
     if unit.status in ("scrapped",):
         raise Conflict(f"{serial} is scrapped", "serial")
@@ -314,7 +315,7 @@ def release_holds(session: Session, user_id: int, serial: str, reason: str, at: 
     """Release the hand-placed holds on a unit; it stays held while an NCR on it is open."""
     if not reason.strip():
         raise Invalid("say why the hold is released", "reason")
-    at = at or utcnow()
+    at = event_time(at)
     unit = lock_unit(session, serial)
     holds = session.scalars(select(Hold).where(Hold.unit_id == unit.id, Hold.released_at.is_(None))).all()
     if not holds:

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mes import audit, signatures
+from mes.clock import event_time
 from mes.errors import Conflict, Forbidden
-from mes.models import RoutingStep, utcnow
+from mes.models import RoutingStep
 from mes.models.production import StepExecution, Unit
 from mes.units import lock_unit, open_ncr_of
 
@@ -48,7 +49,7 @@ def awaiting_buyoff(session: Session, unit: Unit, sequence: int) -> str | None:
 def buy_off(session: Session, user_id: int, serial: str, step_code: str, secret: str | None,
             at: datetime | None = None) -> StepExecution:
     """Sign the inspection buy-off of a passed step; nobody buys off a step they worked on."""
-    at = at or utcnow()
+    at = event_time(at)
     unit = lock_unit(session, serial)
     execution = latest_execution(session, unit, step_code)
     step = execution.step if execution else None
@@ -71,7 +72,7 @@ def buy_off(session: Session, user_id: int, serial: str, step_code: str, secret:
 
 def accept(session: Session, user_id: int, serial: str, secret: str | None, at: datetime | None = None) -> Unit:
     """Final acceptance: a quality signature on a unit that passed its last step, with no open NCR."""
-    at = at or utcnow()
+    at = event_time(at)
     unit = lock_unit(session, serial)
     if unit.status != "ready":
         raise Conflict(f"{serial} is {unit.status.replace('_', ' ')}; only a unit past its last step is accepted",

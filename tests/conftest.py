@@ -7,6 +7,8 @@ something the machine lacks (PostgreSQL, Chromium) fails instead of skipping.
 from __future__ import annotations
 
 import os
+import random
+import socket
 
 os.environ.setdefault("MES_FAST_HASHING", "1")  # before mes.auth is imported: cheap argon2, tests only
 
@@ -221,3 +223,22 @@ def auth_header(sessions: sessionmaker[Session], make_user: Callable[..., str]) 
         return {"Authorization": f"Bearer {token}"}
 
     return factory
+
+
+LINE_1_PORTS = range(48011, 48016)
+
+
+@pytest.fixture
+def offset() -> int:
+    """A port offset at which line 1's simulated machines can listen: beside a demo, a benchmark or another run."""
+    rng = random.Random()
+    for _ in range(100):
+        candidate = rng.randrange(1000, 17000)
+        try:
+            for port in LINE_1_PORTS:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port + candidate))
+        except OSError:
+            continue
+        return candidate
+    pytest.fail("no free ports for the simulator")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -13,21 +14,28 @@ from sqlalchemy.orm import Session
 
 from mes.audit_verify import verify
 from mes.cli import main
+from mes.consumption import shortfall
 from mes.demo_calendar import WorkCalendar
 from mes.demo_values import Spec, StepValues, model_for
 from mes.models import (
+    Allocation,
+    BomItem,
     Calendar,
     Calibration,
+    Consumption,
     Deviation,
     Hold,
     Machine,
     MachineRun,
     NcrDisposition,
+    ReceivedItem,
     RoutingStep,
+    Satellite,
     Signature,
     StepEvent,
     StepExecution,
     Unit,
+    UnitType,
     UserQualification,
     WorkOrder,
 )
@@ -35,9 +43,9 @@ from mes.models.production import Measurement, Nonconformance
 from tests.conftest import CONFIG_DIR
 
 ZONE = ZoneInfo("Asia/Shanghai")
-DAYS = 14
+DAYS = 35  # long enough for the first units of every line to be accepted and a satellite kitted
 QUALITY = {"qe.chen", "qe.liu"}
-# A fixed window (two ordinary working weeks) so the test does not depend on the day it runs.
+# A fixed window (five ordinary working weeks) so the test does not depend on the day it runs.
 UNTIL = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HOLIDAYS = timedelta(days=12)  # the longest quality may be away (Spring Festival): buy-offs wait at most that
 
@@ -61,6 +69,7 @@ def test_demo_seeds_history_through_the_services_once(mes, sessions, audit_confi
     assert f"seeding {DAYS} days" in first.output and "history seeded" in first.output
     assert "refused" not in first.output
     assert "dispositions: rework" in first.output and "expired qualifications" in first.output
+    assert "rejected at receiving inspection" in first.output and "fully kitted" in first.output
     assert "op.li" in first.output and "PIN 1001" in first.output and "http://127.0.0.1:8000/" in first.output
     with sessions() as session:
         units_moved_through_their_routings(session)
@@ -75,6 +84,9 @@ def test_demo_seeds_history_through_the_services_once(mes, sessions, audit_confi
         manual_work_and_signatures_happened_on_shift(session)
         values_keep_the_decimals_of_their_limits(session)
         first_pass_yields_are_plausible(session)
+        material_was_received_inspected_and_returned(session)
+        consuming_steps_built_in_their_bill_of_material(session)
+        satellites_were_kitted_with_accepted_units(session)
         verdict = verify(session, audit_config)  # the key and checkpoints of the instance the demo used
         assert verdict.ok and verdict.rows > 1000, verdict
         orders = session.scalar(select(func.count()).select_from(WorkOrder))
@@ -196,7 +208,8 @@ def nothing_is_in_the_future(session: Session, begun: datetime, now: datetime) -
     columns = (WorkOrder.released_at, Unit.created_at, StepExecution.started_at, StepExecution.ended_at,
                StepEvent.at, Measurement.recorded_at, Nonconformance.opened_at, Nonconformance.closed_at,
                MachineRun.started_at, MachineRun.ended_at, Signature.at, Hold.placed_at, Deviation.valid_from,
-               Calibration.calibrated_at)
+               Calibration.calibrated_at, ReceivedItem.received_at, Consumption.consumed_at, Satellite.created_at,
+               Allocation.allocated_at)
     for column in columns:
         latest, earliest = session.execute(select(func.max(column), func.min(column))).one()
         assert latest is not None and latest <= min(begun, now), column
@@ -231,6 +244,91 @@ def first_pass_yields_are_plausible(session: Session) -> None:
         tally.setdefault(code, [0, 0])[status == "passed"] += 1
     total = [sum(t[0] for t in tally.values()), sum(t[1] for t in tally.values())]
     assert 0.85 <= total[1] / sum(total) <= 0.99, total
+
+
+def material_was_received_inspected_and_returned(session: Session) -> None:
+    """Lots and serials came from named suppliers with a CoC; quality released most, rejected one at receiving
+    inspection, and returned a released lot to its supplier under an NCR."""
+    items = session.scalars(select(ReceivedItem)).all()
+    statuses = Counter(i.status for i in items)
+    assert statuses["released"] > 50 and statuses["rejected"] >= 1 and statuses["returned"] >= 1, statuses
+    assert {i.part.tracking for i in items} == {"lot", "serial"}
+    for part_number, group in _by_part(items).items():
+        assert len({i.supplier for i in group}) <= 3, part_number  # a few suppliers per part
+    for item in items:
+        assert item.supplier.strip() and item.coc_reference.strip(), item.identifier
+        assert (item.expiry is not None) == item.part.part_number.startswith(("CEL-", "POT-", "TPD-")), item.identifier
+        if item.expiry is not None:
+            assert item.expiry > item.received_at.astimezone(ZONE).date() + timedelta(days=90)
+        if item.status == "quarantine":
+            continue
+        signature = session.get(Signature, item.decision_signature_id)
+        assert signature.user.name in QUALITY and signature.at > item.received_at, item.identifier
+        assert signature.meaning == ("rejected" if item.status == "rejected" else "approved")
+    for item in (i for i in items if i.status == "returned"):
+        assert item.part.tracking == "lot" and item.remaining == item.quantity  # none of it was used
+        ncr = session.scalars(select(Nonconformance).filter_by(received_item_id=item.id)).one()
+        decision = session.scalars(select(NcrDisposition).filter_by(ncr_id=ncr.id)).one()
+        assert decision.decision == "return_to_supplier" and decision.signature.user.name in QUALITY
+        assert ncr.status == "closed" and ncr.opened_at > session.get(Signature, item.decision_signature_id).at
+
+
+def _by_part(items: list[ReceivedItem]) -> dict[str, list[ReceivedItem]]:
+    grouped: dict[str, list[ReceivedItem]] = defaultdict(list)
+    for item in items:
+        grouped[item.part.part_number].append(item)
+    return grouped
+
+
+def consuming_steps_built_in_their_bill_of_material(session: Session) -> None:
+    """Every passed step with a bill of material holds all of it; each component was scanned while the step
+    ran, from released, unexpired stock, lots drawn down first in first out, each serial once."""
+    consuming = set(session.scalars(select(BomItem.step_id)))
+    passed = session.scalars(select(StepExecution).where(StepExecution.step_id.in_(consuming),
+                                                         StepExecution.status == "passed")).all()
+    assert len(passed) > 50
+    for e in passed:
+        assert shortfall(session, e) == [], (e.unit.serial, e.step_code)
+    consumptions = session.scalars(select(Consumption).order_by(Consumption.consumed_at, Consumption.id)).all()
+    assert consumptions and all(c.received_item_id is not None for c in consumptions)
+    released_at = {i.id: session.get(Signature, i.decision_signature_id).at
+                   for i in session.scalars(select(ReceivedItem).where(ReceivedItem.status.in_(("released",))))}
+    latest_lot: dict[int, datetime] = {}  # part id -> release time of the newest lot drawn from so far
+    serials = Counter(c.received_item_id for c in consumptions if c.received_item.part.tracking == "serial")
+    assert serials and max(serials.values()) == 1
+    for c in consumptions:
+        e, item = c.execution, c.received_item
+        assert e.step_id in consuming and e.started_at < c.consumed_at and (e.ended_at is None
+                                                                            or c.consumed_at < e.ended_at)
+        assert item.id in released_at and released_at[item.id] < c.consumed_at, item.identifier
+        assert item.expiry is None or item.expiry >= c.consumed_at.astimezone(ZONE).date()
+        if item.part.tracking == "lot":  # never back to an older lot once a newer one is in use
+            assert released_at[item.id] >= latest_lot.get(item.part_id, released_at[item.id]), item.identifier
+            latest_lot[item.part_id] = released_at[item.id]
+    remaining = {i.id: i.remaining for i in session.scalars(select(ReceivedItem))}
+    used: Counter[int] = Counter()
+    for c in consumptions:
+        used[c.received_item_id] += c.quantity
+    for item_id, quantity in used.items():
+        assert session.get(ReceivedItem, item_id).quantity - remaining[item_id] == quantity
+
+
+def satellites_were_kitted_with_accepted_units(session: Session) -> None:
+    """CompSat-1 builds due over the coming year; at least one has all its positions filled with accepted units,
+    allocated by quality or the supervisor after acceptance."""
+    builds = session.scalars(select(Satellite).order_by(Satellite.build)).all()
+    assert [b.build for b in builds] == [f"CS1-{n:03d}" for n in range(1, 9)]
+    assert {b.programme for b in builds} == {"CompSat-1"}
+    today = UNTIL.astimezone(ZONE).date()
+    assert all(today < b.need_date <= today + timedelta(days=366) for b in builds)
+    positions = sum(session.scalars(select(UnitType.qty_per_satellite)))
+    filled: Counter[int] = Counter()
+    for a in session.scalars(select(Allocation).where(Allocation.removed_at.is_(None))):
+        filled[a.satellite_id] += 1
+        assert a.unit.status == "accepted" and a.allocated_by.name in QUALITY | {"sup.wang"}
+        assert a.allocated_at > session.get(Signature, a.unit.acceptance_signature_id).at
+    assert positions == 30 and max(filled.values()) == positions, filled
+    assert len(filled) >= 2  # others are being kitted too
 
 
 def places(text: str | None) -> int:

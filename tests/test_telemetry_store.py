@@ -38,7 +38,7 @@ def test_a_replayed_batch_adds_nothing(sessions, balancer) -> None:
     speed = balancer["tags"]["spindle_speed"]
     batch = [reading(speed, s, 1000.0 + s) for s in range(10)]
     assert store(sessions, balancer, batch) == telemetry.Stored(10, 10)
-    assert store(sessions, balancer, batch + [reading(speed, 10, 1010.0)]) == telemetry.Stored(11, 1)
+    assert store(sessions, balancer, [*batch, reading(speed, 10, 1010.0)]) == telemetry.Stored(11, 1)
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Sample)) == 11
         minute = session.scalars(select(TagRollup).filter_by(tag_id=speed, resolution="minute")).one()
