@@ -9,7 +9,7 @@ from sqlalchemy import Integer, and_, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from mes.errors import Invalid, NotFound
-from mes.models import Machine, ProcessSample, Sample, StepExecution, Tag, TagRollup, Unit, utcnow
+from mes.models import Machine, ProcessSample, ProductionCount, Sample, StepExecution, Tag, TagRollup, Unit, utcnow
 
 RAW_DAYS = 30  # raw samples are kept this long (mes.telemetry_retention)
 MINUTE_DAYS = 90
@@ -119,3 +119,29 @@ def process_record(session: Session, serial: str, step_code: str) -> tuple[StepE
                                     r.status) for r in values if r.tag_id in tags]
 
 
+
+
+@dataclass(frozen=True)
+class Output:
+    good: int
+    reject: int
+    source: str  # "counters": the PLC's own; "steps": the MES's step records on the machine
+
+
+def machine_output(session: Session, machine_code: str, start: datetime, end: datetime) -> Output:
+    """Parts a machine made in [start, end): from its counters, or, where it has none, from the MES's steps."""
+    machine = session.scalars(select(Machine).filter_by(code=machine_code)).one_or_none()
+    if machine is None:
+        raise NotFound(f"no machine {machine_code!r}", "machine")
+    if any(t.meaning in ("good_count", "reject_count") and t.active for t in machine.tags):
+        rows = dict(session.execute(
+            select(ProductionCount.kind, func.sum(ProductionCount.delta))
+            .where(ProductionCount.machine_id == machine.id, ProductionCount.at >= start, ProductionCount.at < end)
+            .group_by(ProductionCount.kind)).all())
+        return Output(int(rows.get("good") or 0), int(rows.get("reject") or 0), "counters")
+    rows = dict(session.execute(
+        select(StepExecution.status, func.count())
+        .where(StepExecution.machine_id == machine.id, StepExecution.ended_at >= start, StepExecution.ended_at < end,
+               StepExecution.status.in_(("passed", "failed")))
+        .group_by(StepExecution.status)).all())
+    return Output(int(rows.get("passed") or 0), int(rows.get("failed") or 0), "steps")

@@ -4,14 +4,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import tomllib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
+from line_adapters.browse import Variable, browse, draft_node_map
 from line_adapters.runner import WriterStats, run_adapters
-from line_adapters.simulator import PlantSimulator
+from line_adapters.simulator import PlantSimulator, endpoint_url
 from mes.models import Line, Machine, MachineState, ProductionCount, Sample, Tag
+from mes.plant_config.schema import TagConfig
 
 EXACT = ("RWA-BAL1", "RWA-VIB1", "RWA-TVAC1")  # no deadband: every change sent must arrive
 
@@ -96,3 +99,19 @@ def test_a_wrong_node_id_is_named_and_the_other_tags_keep_flowing(line_one, sess
         flowing = session.scalars(select(Tag.name).join(Sample).join(Machine).where(Machine.code == "RWA-BAL1")
                                   .distinct()).all()
     assert "imbalance" not in flowing and {"spindle_speed", "state", "good_count"} <= set(flowing)
+
+
+def test_browse_lists_a_servers_variables_and_drafts_a_node_map(line_one) -> None:
+    config, offset = line_one
+
+    async def main() -> list[Variable]:
+        async with PlantSimulator(config, machines={"RWA-BAL1"}, port_offset=offset, paused=True):
+            return await browse(endpoint_url("opc.tcp://127.0.0.1:48011", port_offset=offset))
+
+    variables = asyncio.run(main())
+    nodes = {v.node: v.data_type for v in variables}
+    assert any(n.endswith(';s="DB_Balancer"."State"') and t == "Int32" for n, t in nodes.items())
+    draft = tomllib.loads("[[machines]]\n" + draft_node_map(variables).replace("  [[machines.tags]]",
+                                                                                "[[machines.tags]]"))
+    tags = [TagConfig.model_validate(t) for t in draft["machines"][0]["tags"]]
+    assert {t.meaning for t in tags} >= {"state", "good_count", "reject_count", "process_value"}

@@ -97,3 +97,32 @@ def test_retention_keeps_rollups_and_the_samples_inside_a_step(sessions, speed, 
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(ProcessSample)) == 601  # kept with the unit
         assert session.scalar(select(func.count()).select_from(TagRollup).filter_by(resolution="hour")) >= 2
+
+
+def test_machine_output_comes_from_counters_or_else_from_step_records(sessions, speed, make_user) -> None:
+    with sessions() as session:
+        balancer = session.scalars(select(Machine).filter_by(code="RWA-BAL1")).one()
+        good = session.scalars(select(Tag.id).filter_by(machine_id=balancer.id, name="good_count")).one()
+        tags = telemetry.load_tags(session, [balancer.id])
+    start = NOW - timedelta(hours=1)
+    with sessions.begin() as session:
+        telemetry.store(session, [Reading(good, start + timedelta(minutes=m), float(100 + m), None, 0, start)
+                                  for m in range(10)], tags)
+    make_user("supervisor", name="sup.a")
+    serial = release(sessions, "sup.a", "RWA", 1, at=NOW - timedelta(days=1))[0]
+    with sessions.begin() as session:  # the TVAC chamber has no counter: two runs ended in the hour, one failed
+        unit = session.scalars(select(Unit).filter_by(serial=serial)).one()
+        step = session.scalars(select(RoutingStep).filter_by(routing_revision_id=unit.routing_revision_id,
+                                                             code="RWA-TVAC")).one()
+        for minutes, status in ((10, "passed"), (20, "failed"), (90, "passed")):
+            session.add(StepExecution(
+                unit_id=unit.id, step_id=step.id, step_code=step.code, status=status,
+                station_id=session.scalars(select(Station.id).filter_by(code="RWA-ENV")).one(),
+                machine_id=session.scalars(select(Machine.id).filter_by(code="RWA-TVAC1")).one(),
+                started_by_id=user_id(session, "sup.a"), started_at=NOW - timedelta(minutes=minutes + 300),
+                ended_at=NOW - timedelta(minutes=minutes)))
+    with sessions() as session:
+        assert telemetry_queries.machine_output(session, "RWA-BAL1", start, NOW) == telemetry_queries.Output(
+            9, 0, "counters")
+        assert telemetry_queries.machine_output(session, "RWA-TVAC1", start, NOW) == telemetry_queries.Output(
+            1, 1, "steps")
