@@ -42,12 +42,26 @@ def collect(line_one, sessions, seconds: float, rate: float = 2.0) -> tuple[Writ
             simulator.resume()
             await asyncio.sleep(seconds)
             await simulator.pause()
-            await asyncio.sleep(2.5)  # the last publishing interval and batch window
+            await settled(sessions)
             stop.set()
             stats = await adapter
             return stats, {m.code: simulator.sequence(m.code) for m in simulator.machines}
 
     return asyncio.run(main())
+
+
+async def settled(sessions, quiet_s: float = 2.5, limit_s: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no new sample has been stored for `quiet_s` (longer than a publishing interval and a batch)."""
+    loop = asyncio.get_running_loop()
+    deadline, last, since = loop.time() + limit_s, -1, loop.time()
+    while loop.time() < deadline:
+        await asyncio.sleep(0.5)
+        with sessions() as session:
+            count = session.scalar(select(func.count()).select_from(Sample))
+        if count != last:
+            last, since = count, loop.time()
+        elif loop.time() - since >= quiet_s:
+            return
 
 
 def samples_of(session, machine: str) -> int:  # type: ignore[no-untyped-def]
