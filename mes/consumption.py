@@ -149,8 +149,8 @@ def consume(session: Session, user_id: int, serial: str, step_code: str, compone
 def remove_component(session: Session, user_id: int, serial: str, component: str, reason: str,
                      at: datetime | None = None) -> Consumption:
     """Take a component out of a unit (rework); the record stays, and a removed unit is held for review."""
-    if not reason.strip():
-        raise Invalid("say why the component is removed", "reason")
+    if not reason.strip() or len(reason) > 900:
+        raise Invalid("say why the component is removed (at most 900 characters)", "reason")
     at = event_time(at)
     unit = lock_unit(session, serial)
     if unit.status == "accepted":

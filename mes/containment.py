@@ -24,8 +24,8 @@ def contain(session: Session, user_id: int, identifier: str, part_number: str | 
             secret: str | None, at: datetime | None = None) -> tuple[Containment, Trace]:
     """Trace `identifier` up the tree and hold everything it reaches; signed by the quality engineer."""
     at = event_time(at)
-    if not reason.strip():
-        raise Invalid("say why everything is held", "reason")
+    if not reason.strip() or len(reason) > 900:
+        raise Invalid("say why everything is held (at most 900 characters)", "reason")
     start = resolve(session, identifier, part_number)
     found = trace(session, identifier, start.subject.part_number)
     subject = f"{start.subject.kind} {start.subject.identifier} of {start.subject.part_number}"

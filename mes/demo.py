@@ -51,14 +51,20 @@ def ensure_demo_users(session: Session) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.option("--no-serve", is_flag=True, help="Prepare the database and exit.")
+@click.option("--no-machines", is_flag=True, help="Serve the web app without the machine simulator and adapters.")
+@click.option("--sim-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              show_default="1/60: machine cycles take their ideal time",
+              help="Simulator speed: at 1 cycles run 60 times faster and values change every second.")
 @click.option("--seed", default=1, show_default=True, help="Random seed of the history; the same seed repeats it.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
               help="End the history at this past UTC time instead of now (a repeatable window).")
 @click.pass_obj
-def demo(settings: Settings, days: int, host: str, port: int, no_serve: bool, seed: int,
-         until: datetime | None) -> None:
-    """Prepare the demo plant (MES_DATABASE_URL, else SQLite in the instance folder) and serve it."""
+def demo(settings: Settings, days: int, host: str, port: int, no_serve: bool, no_machines: bool,
+         sim_rate: float | None, seed: int, until: datetime | None) -> None:
+    """Prepare the demo plant (MES_DATABASE_URL, else SQLite in the instance folder) and serve it, with simulated
+    machines whose telemetry the adapters collect."""
     from mes.cli import transaction
+    from mes.demo_live import REAL_TIME, check_machine_ports, check_web_port, describe, endpoints
     from mes.migrate import upgrade
     from mes.plant_config import PlantConfigError, load_plant_config
     from mes.plant_loader import load_plant
@@ -73,23 +79,48 @@ def demo(settings: Settings, days: int, host: str, port: int, no_serve: bool, se
         report = load_plant(session, config)
         ensure_demo_users(session)
     click.echo(f"plant: {len(config.lines)} lines ({report.summary()})")
+    found = endpoints(config)
+    if not no_serve:  # before the minutes of seeding: a second demo is told so at once, plainly
+        check_web_port(host, port)
+        if not no_machines:
+            check_machine_ports(found)
     seed_demo_history(settings, days, seed, until.replace(tzinfo=UTC) if until else None)
     click.echo(f"\nlog in (password {DEMO_PASSWORD!r} for everyone):")
     for name, role, badge, pin, _ in DEMO_USERS:
         click.echo(f"  {name:<11} {role:<10}" + (f" badge {badge} PIN {pin}" if badge else ""))
-    click.echo(f"\nserving on http://{host}:{port}/  (health: http://{host}:{port}/api/v1/health)")
-    if not no_serve:
-        from mes.serving import serve_app
+    if no_serve:
+        click.echo(f"\nprepared; `mes demo` serves it on http://{host}:{port}/ with simulated machines")
+        return
+    from mes.demo_live import LivePlant, stop_on_sigterm
+    from mes.serving import serve_app
 
+    stop_on_sigterm()
+
+    live = None if no_machines else LivePlant(settings, seed=seed, rate=sim_rate or REAL_TIME)
+    try:
+        if live is not None:
+            live.start()
+            speed = "real time" if sim_rate is None else f"rate {sim_rate:g}"
+            click.echo(f"\nmachines: the simulator serves them over OPC UA ({speed}); the adapters store their"
+                       " states, counts and values:")
+            for text in describe(found):
+                click.echo(text)
+        click.echo(f"\nserving on http://{host}:{port}/  (health: http://{host}:{port}/api/v1/health);"
+                   " Ctrl-C stops" + (" the web app, the simulator and the adapters" if live else ""))
         serve_app(host, port)
+    finally:
+        if live is not None:
+            live.stop()
 
 
 def seed_demo_history(settings: Settings, days: int, seed: int, end: datetime | None = None) -> None:
-    """Seed `days` of history through the services, unless the database already has some."""
+    """Seed `days` of history through the services, then the machine telemetry that goes with it, unless the
+    database already has history."""
     from mes.audit import AuditConfig
     from mes.db import make_engine, make_session_factory
-    from mes.demo_history import has_history, seed_history
+    from mes.demo_history import has_history, history_window, seed_history
     from mes.demo_summary import summary_lines
+    from mes.demo_telemetry import has_telemetry, seed_telemetry
 
     engine = make_engine(settings.database_url)
     try:
@@ -97,6 +128,7 @@ def seed_demo_history(settings: Settings, days: int, seed: int, end: datetime | 
         sessions = make_session_factory(engine, audit=AuditConfig.for_instance(settings.instance_path))
         with sessions() as session:
             seeded = has_history(session)
+            start, end = history_window(session, days, end)
         if seeded:
             click.echo("history: the database already has work orders; not seeding again (a new database seeds afresh)")
             return
@@ -107,10 +139,17 @@ def seed_demo_history(settings: Settings, days: int, seed: int, end: datetime | 
         report = seed_history(sessions, days, seed, progress=click.echo, end=end)
         with sessions() as session:
             lines = summary_lines(session)
+            collected = has_telemetry(session)
         click.echo(f"history seeded in {time.monotonic() - started:.0f} s:")
         for line in lines:
             click.echo(line)
         if report.refused:
             click.echo(f"warning: the services refused {report.refused} simulated action(s); see the log", err=True)
+        if collected:
+            click.echo("telemetry: the database already holds collected telemetry; none seeded")
+            return
+        started = time.monotonic()
+        written = seed_telemetry(sessions, start, end, seed)
+        click.echo(f"machine telemetry to match seeded in {time.monotonic() - started:.0f} s: {written.summary()}")
     finally:
         engine.dispose()

@@ -108,19 +108,25 @@ def has_history(session: Session) -> bool:
     return session.scalar(select(WorkOrder.id).limit(1)) is not None
 
 
+def history_window(session: Session, days: int, end: datetime | None = None) -> tuple[datetime, datetime]:
+    """The simulated window: from the plant's local midnight `days` before `end` (default now) to `end`."""
+    end = (end or datetime.now(UTC)).replace(microsecond=0)
+    zone = ZoneInfo(session.scalars(select(Plant.timezone)).one())
+    first = end.astimezone(zone).date() - timedelta(days=days)
+    return datetime.combine(first, clock(), tzinfo=zone).astimezone(UTC), end
+
+
 def seed_history(sessions: sessionmaker[Session], days: int, seed: int = 1,
                  progress: Callable[[str], None] | None = None, end: datetime | None = None) -> SeedReport:
     """Simulate `days` of production up to `end` (default now) through the services; same seed, same history."""
-    end = (end or datetime.now(UTC)).replace(microsecond=0)
     with sessions() as session:
+        start, end = history_window(session, days, end)
         zone = ZoneInfo(session.scalars(select(Plant.timezone)).one())
-        last = end.astimezone(zone).date()
-        first = last - timedelta(days=days)
+        first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
         plan = read_plant(session, first - timedelta(days=1), last + timedelta(days=14))
         users = {name: user_id for name, user_id in session.execute(select(User.name, User.id))}
     if missing := sorted(set(EVERYONE) - users.keys()):
         raise LookupError(f"the demo users {', '.join(missing)} do not exist; create them first")
-    start = datetime.combine(first, clock(), tzinfo=zone).astimezone(UTC)
     simulation = Simulation(plan, users, start, end, random.Random(seed))
     with sessions.begin() as session:  # what people hold and which instruments exist, before any work
         simulation.report.expired_qualifications = grant_qualifications(session, simulation.people, last)

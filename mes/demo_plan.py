@@ -150,10 +150,15 @@ def _machines_for(step: RoutingStep, steps: list[RoutingStep], machines: list[Ma
     step is named for (RWA-RIR1 for RWA-RUNIN, OBC-XRY1 for OBC-XRAY)."""
     stations = {s.id for s in step.stations}
     here = [m for m in machines if m.active and m.station_id in stations]
-    own = [m for m in here if m.code.startswith(step.code)]
+    own = [m for m in here if _named_for(m.code, step.code)]
     if own:
         return own
-    return [m for m in here if not any(m.code.startswith(s.code) for s in steps if s.code != step.code)]
+    return [m for m in here if not any(_named_for(m.code, s.code) for s in steps if s.code != step.code)]
+
+
+def _named_for(machine_code: str, step_code: str) -> bool:
+    """RWA-TC1 is named for step RWA-TC; GNSS-RFL1 (the reflow oven) is not named for step GNSS-RF."""
+    return machine_code.startswith(step_code) and machine_code[len(step_code):].isdigit()
 
 
 def _units_per_day(step: StepPlan) -> float:

@@ -32,8 +32,8 @@ def create_satellite(session: Session, user_id: int, build: str, programme: str,
     """Open a satellite build with its integration need-date."""
     at = event_time(at)
     build, programme = build.strip(), programme.strip()
-    if not build:
-        raise Invalid("give the build number", "build")
+    if not build or len(build) > 32:
+        raise Invalid("give the build number (at most 32 characters)", "build")
     if not programme:
         raise Invalid("name the programme", "programme")
     if session.scalar(select(Satellite.id).filter_by(build=build)) is not None:

@@ -97,7 +97,7 @@ class ConsumptionOut(BaseModel):
 
 
 class RemovalIn(Input):
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=900)  # the hold on a removed unit quotes it
 
 
 class TraceQuery(Input):
@@ -107,7 +107,7 @@ class TraceQuery(Input):
 class ContainmentIn(Input):
     serial_or_lot: Identifier
     part_number: Code | None = None
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=900)  # each unit's hold quotes it
     pin: str = Secret
 
 
@@ -124,7 +124,7 @@ class ContainmentOut(BaseModel):
 
 
 class SatelliteIn(Input):
-    build: Identifier
+    build: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[^/\x00-\x1f\x7f]+$")]
     programme: str = Field(min_length=1, max_length=100)
     need_date: date
 
