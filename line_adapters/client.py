@@ -129,6 +129,7 @@ class EndpointClient:
         self.plan = plan
         self.on_values = on_values
         self.client = Client(plan.endpoint, timeout=timeout)
+        self.client.session_timeout = 600_000  # ms; what servers commonly grant, so none has to cut it down
         self.subscriptions: list[BatchSubscription] = []
         self.refused: dict[str, str] = {}  # tag label -> why it is not subscribed
         self.granted: list[Granted] = []
@@ -228,10 +229,18 @@ class EndpointClient:
                         self._refuse(tag, f"cannot be monitored ({answer.StatusCode.name})")
                         continue
                     self.granted.append(Granted(tag, answer.RevisedSamplingInterval, answer.RevisedQueueSize))
-                    if answer.RevisedQueueSize < tag.queue_size or answer.RevisedSamplingInterval > tag.sampling_ms:
-                        log.warning("%s: %s granted sampling %.0f ms, queue %d (asked %d ms, %d)",
-                                    self.plan.endpoint, tag.label, answer.RevisedSamplingInterval,
-                                    answer.RevisedQueueSize, tag.sampling_ms, tag.queue_size)
+        self._log_grants()
+
+    def _log_grants(self) -> None:
+        """One line per endpoint: how many tags got less than asked (each one at INFO)."""
+        short = [g for g in self.granted if g.queue_size < g.tag.queue_size or g.sampling_ms > g.tag.sampling_ms]
+        for g in short:
+            log.info("%s: %s granted sampling %.0f ms, queue %d (asked %d ms, %d)", self.plan.endpoint, g.tag.label,
+                     g.sampling_ms, g.queue_size, g.tag.sampling_ms, g.tag.queue_size)
+        if short:
+            log.warning("%s: %d of %d tags granted slower sampling or a shorter queue than configured (e.g. %s: "
+                        "%.0f ms, queue %d); -v lists them", self.plan.endpoint, len(short), len(self.granted),
+                        short[0].tag.label, short[0].sampling_ms, short[0].queue_size)
         log.info("%s: %d tags subscribed, %d refused", self.plan.endpoint, len(self.granted), len(self.refused))
 
 

@@ -15,6 +15,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn 27's control socket is one per user ($HOME/.gunicorn): two demos would collide on it.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self):  # type: ignore[no-untyped-def]
         from mes import create_app

@@ -51,25 +51,30 @@ def find_tag(session: Session, machine_code: str, tag_name: str) -> tuple[Machin
     return machine, tag
 
 
+def _source(start: datetime, width_s: int, now: datetime) -> tuple[str, int]:
+    """The coarsest store that still resolves buckets of `width_s`: hourly, minute rollups, or raw samples."""
+    if width_s >= 3600 or start < now - timedelta(days=MINUTE_DAYS):
+        return "hour", 3600
+    if width_s >= 300 or start < now - timedelta(days=RAW_DAYS):
+        return "minute", 60
+    return "raw", 1
+
+
 def series(session: Session, machine_code: str, tag_name: str, start: datetime, end: datetime, points: int,
            now: datetime | None = None) -> Series:
     """A tag's values between `start` and `end` as at most `points` buckets (min, max, mean, count).
 
-    Recent ranges read raw samples; older ones the minute, then hour rollups that outlive them.
+    Fine buckets over recent ranges read raw samples; wider buckets, or ranges past the raw window,
+    read the minute or hour rollups, so a year's trend never scans a year of samples.
     """
     if end <= start:
         raise Invalid("`to` must be after `from`", "to")
     machine, tag = find_tag(session, machine_code, tag_name)
     now = now or utcnow()
-    span = (end - start).total_seconds()
-    if start >= now - timedelta(days=RAW_DAYS):
-        source, floor_s = "raw", 1
-    elif start >= now - timedelta(days=MINUTE_DAYS):
-        source, floor_s = "minute", 60
-    else:
-        source, floor_s = "hour", 3600
-    width = max(floor_s, math.ceil(span / points))
-    start_epoch = int(start.timestamp())
+    source, floor_s = _source(start, math.ceil((end - start).total_seconds() / points), now)
+    width = max(floor_s, math.ceil((end - start).total_seconds() / points))
+    width -= width % floor_s  # whole minutes or hours, so rollup buckets fall wholly inside one point
+    start_epoch = int(start.timestamp()) // floor_s * floor_s
     if source == "raw":
         t, lo, hi, total, n = (Sample.source_time, Sample.value, Sample.value, Sample.value, literal(1))
         table_filter = and_(Sample.tag_id == tag.id, Sample.source_time >= start, Sample.source_time < end,

@@ -1,6 +1,7 @@
 """`mes demo`: months of plausible history, seeded once, through the services, on the shift calendar."""
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +17,7 @@ from mes.audit_verify import verify
 from mes.cli import main
 from mes.consumption import shortfall
 from mes.demo_calendar import WorkCalendar
+from mes.demo_telemetry import HOLD_MINUTES, MINUTE_DAYS, RAW_HOURS
 from mes.demo_values import Spec, StepValues, model_for
 from mes.models import (
     Allocation,
@@ -23,17 +25,23 @@ from mes.models import (
     Calendar,
     Calibration,
     Consumption,
+    CounterState,
     Deviation,
     Hold,
     Machine,
     MachineRun,
+    MachineState,
     NcrDisposition,
+    ProductionCount,
     ReceivedItem,
     RoutingStep,
+    Sample,
     Satellite,
     Signature,
     StepEvent,
     StepExecution,
+    Tag,
+    TagRollup,
     Unit,
     UnitType,
     UserQualification,
@@ -71,6 +79,7 @@ def test_demo_seeds_history_through_the_services_once(mes, sessions, audit_confi
     assert "dispositions: rework" in first.output and "expired qualifications" in first.output
     assert "rejected at receiving inspection" in first.output and "fully kitted" in first.output
     assert "op.li" in first.output and "PIN 1001" in first.output and "http://127.0.0.1:8000/" in first.output
+    assert "machine telemetry to match seeded" in first.output and "hourly" in first.output
     with sessions() as session:
         units_moved_through_their_routings(session)
         chambers_ran_several_units(session)
@@ -87,6 +96,9 @@ def test_demo_seeds_history_through_the_services_once(mes, sessions, audit_confi
         material_was_received_inspected_and_returned(session)
         consuming_steps_built_in_their_bill_of_material(session)
         satellites_were_kitted_with_accepted_units(session)
+        machine_states_follow_the_step_history(session)
+        machine_counts_agree_with_the_step_records(session)
+        process_values_have_a_past(session)
         verdict = verify(session, audit_config)  # the key and checkpoints of the instance the demo used
         assert verdict.ok and verdict.rows > 1000, verdict
         orders = session.scalar(select(func.count()).select_from(WorkOrder))
@@ -331,6 +343,105 @@ def satellites_were_kitted_with_accepted_units(session: Session) -> None:
     assert len(filled) >= 2  # others are being kitted too
 
 
+def machine_states_follow_the_step_history(session: Session) -> None:
+    """Every machine with a state or running tag has back-to-back state intervals over the window, the last one
+    open (Execute exactly where a step still runs there); a machine was executing whenever a step ran on it,
+    apart from one short stop at most; idle machines were sometimes stopped."""
+    start = datetime.combine(UNTIL.astimezone(ZONE).date() - timedelta(days=DAYS), datetime.min.time(),
+                             tzinfo=ZONE).astimezone(UTC)
+    reporting = set(session.scalars(select(Tag.machine_id).where(Tag.meaning.in_(("state", "running")))))
+    intervals: dict[int, list[MachineState]] = defaultdict(list)
+    for s in session.scalars(select(MachineState).order_by(MachineState.machine_id, MachineState.started_at)):
+        intervals[s.machine_id].append(s)
+    assert set(intervals) == reporting
+    running = set(session.scalars(select(StepExecution.machine_id).where(StepExecution.status == "running")))
+    for machine_id, states in intervals.items():
+        assert states[0].started_at == start and states[-1].ended_at is None
+        assert all(a.ended_at == b.started_at and a.state != b.state for a, b in itertools.pairwise(states))
+        assert states[-1].state == ("Execute" if machine_id in running else "Idle")
+    assert any(states[-1].state == "Execute" for states in intervals.values())
+    assert {s.state for states in intervals.values() for s in states} >= {"Execute", "Idle", "Held", "Stopped"}
+    rng = random.Random(4)
+    executions = session.scalars(select(StepExecution).where(StepExecution.machine_id.is_not(None),
+                                                             StepExecution.ended_at.is_not(None))).all()
+    assert len(executions) > 200
+    for e in rng.sample(executions, 200):
+        worked = [(a.at, b.at) for a, b in itertools.pairwise(e.events)
+                  if a.kind in ("start", "resume", "handover") and b.kind in ("pause", "complete", "abort")]
+        assert worked, e.id
+        for begun, ended in worked:
+            overlapping = [s for s in intervals[e.machine_id]
+                           if s.started_at < ended and (s.ended_at is None or s.ended_at > begun)]
+            assert overlapping[0].state == "Execute" and overlapping[0].started_at <= begun, (e.step_code, begun)
+            stopped = [s for s in overlapping if s.state != "Execute"]
+            assert len(stopped) <= 1 and all(s.ended_at - s.started_at <= timedelta(minutes=HOLD_MINUTES[1])
+                                             for s in stopped), (e.step_code, begun, stopped)
+
+
+def machine_counts_agree_with_the_step_records(session: Session) -> None:
+    """On machines with part counters: one good part per passed execution there, one reject per failed one, at
+    its end; the first live counter value will be a baseline (no counter state is seeded)."""
+    counting = {t.machine_id: t.meaning for t in session.scalars(select(Tag).where(Tag.meaning == "good_count"))}
+    assert len(counting) > 10
+    expected: Counter[tuple[int, str, datetime]] = Counter()
+    for machine_id, status, ended in session.execute(select(
+            StepExecution.machine_id, StepExecution.status, StepExecution.ended_at).where(
+            StepExecution.machine_id.in_(counting), StepExecution.status.in_(("passed", "failed")))):
+        expected[(machine_id, "good" if status == "passed" else "reject", ended)] += 1
+    counted = {(c.machine_id, c.kind, c.at): c.delta for c in session.scalars(select(ProductionCount))}
+    assert counted == dict(expected) and sum(counted.values()) > 200
+    assert session.scalar(select(func.count()).select_from(CounterState)) == 0
+
+
+def process_values_have_a_past(session: Session) -> None:
+    """Every numeric process value has an hourly rollup for each hour of the window, minute rollups for the
+    last days and raw samples for the last hours, each rollup what its samples imply; values stay plausible
+    and chambers run hotter and pumped down while executing."""
+    start = datetime.combine(UNTIL.astimezone(ZONE).date() - timedelta(days=DAYS), datetime.min.time(),
+                             tzinfo=ZONE).astimezone(UTC)
+    hours = (UNTIL - start) // timedelta(hours=1)
+    values = session.scalars(select(Tag).where(Tag.meaning == "process_value")).all()
+    assert len(values) > 50
+    hourly = dict(session.execute(select(TagRollup.tag_id, func.count()).where(  # type: ignore[arg-type]
+        TagRollup.resolution == "hour").group_by(TagRollup.tag_id)).all())
+    assert hourly == {t.id: hours for t in values}
+    latest = session.scalar(select(func.max(TagRollup.bucket)).where(TagRollup.resolution == "minute"))
+    assert UNTIL - timedelta(minutes=2) <= latest < UNTIL
+    earliest = session.scalar(select(func.min(TagRollup.bucket)).where(TagRollup.resolution == "minute"))
+    assert earliest >= UNTIL - timedelta(days=MINUTE_DAYS, minutes=1)
+    raw = session.execute(select(func.min(Sample.source_time), func.max(Sample.source_time))).one()
+    assert raw[0] >= UNTIL - timedelta(hours=RAW_HOURS, minutes=1) and raw[1] < UNTIL
+    tag = next(t for t in values if t.name == "shroud_temp" and t.machine.code == "RWA-TVAC1")
+    samples = session.scalars(select(Sample).where(Sample.tag_id == tag.id).order_by(Sample.source_time)).all()
+    minutes = {r.bucket: r for r in session.scalars(select(TagRollup).where(
+        TagRollup.tag_id == tag.id, TagRollup.resolution == "minute"))}
+    assert len(samples) == RAW_HOURS * 60 - 1 or len(samples) == RAW_HOURS * 60
+    for sample in samples:
+        rollup = minutes[sample.source_time.replace(second=0)]
+        assert rollup.count == 1 and rollup.minimum == rollup.maximum == rollup.total == sample.value
+    for t in values:
+        low, high = (float(x) if x is not None else None for x in (t.low_limit, t.high_limit))
+        lowest, highest = session.execute(select(func.min(TagRollup.minimum), func.max(TagRollup.maximum)).where(
+            TagRollup.tag_id == t.id, TagRollup.resolution == "hour")).one()
+        if low is not None and high is not None:  # near the limits (energised values drop to zero when idle)
+            margin = high - low
+            assert min(low, 0) - margin <= lowest and highest <= high + margin, (t.machine.code, t.name)
+    executing = [s for s in session.scalars(select(MachineState).where(
+        MachineState.machine_id == tag.machine_id, MachineState.state == "Execute"))
+        if s.ended_at and s.ended_at - s.started_at > timedelta(hours=3)]
+    assert executing
+    run = executing[-1]
+    pressure = next(t for t in values if t.name == "pressure" and t.machine_id == tag.machine_id)
+    during = session.execute(select(func.max(TagRollup.maximum), func.min(TagRollup.minimum)).where(
+        TagRollup.tag_id == tag.id, TagRollup.resolution == "hour", TagRollup.bucket > run.started_at + timedelta(
+            hours=1), TagRollup.bucket < run.ended_at - timedelta(hours=1))).one()
+    assert during[0] > 50 and during[1] < -25  # hot and cold plateaus
+    vacuum = session.scalar(select(func.min(TagRollup.maximum)).where(
+        TagRollup.tag_id == pressure.id, TagRollup.resolution == "hour",
+        TagRollup.bucket > run.started_at + timedelta(hours=1), TagRollup.bucket < run.ended_at - timedelta(hours=1)))
+    assert vacuum < 0.01
+
+
 def places(text: str | None) -> int:
     exponent = Decimal(text).as_tuple().exponent if text is not None else 0
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
@@ -389,6 +500,64 @@ def test_machines_used_are_the_ones_at_the_steps_stations(sessions, plant) -> No
     assert [p.machine for p in steps["RWA-TVAC"].places] == ["RWA-TVAC1"]
     assert [p.machine for p in steps["RWA-RUNIN"].places] == ["RWA-RIR1"]
     assert [p.machine for p in steps["OBC-XRAY"].places] == ["OBC-XRY1"]
+    assert [p.machine for p in steps["GNSS-SMT"].places] == ["GNSS-RFL1"]  # not taken for GNSS-RF by its name
     for step in steps.values():
         assert all(p.machine is None or stations[p.machine] == p.station for p in step.places)
         assert not step.machine_run or all(p.machine for p in step.places)
+
+
+# --- the live plant beside the web app ----------------------------------------------------------------
+
+def test_the_demo_runs_the_simulator_and_the_adapters_and_stops_them(settings, sessions, plant, offset) -> None:
+    """`mes demo` starts the machine simulator and the adapters as processes: the machines' values reach the
+    database, and both processes end cleanly when the demo stops them."""
+    import re
+    import time
+
+    from mes.demo_live import LivePlant
+
+    with sessions.begin() as session:  # line 1's machines where this test's simulator listens
+        for machine in session.scalars(select(Machine).where(Machine.code.like("RWA-%"))):
+            machine.endpoint = re.sub(r":(\d+)$", lambda m: f":{int(m.group(1)) + offset}", machine.endpoint)
+    live = LivePlant(settings, seed=2, rate=5, lines={1}, port_offset=offset)
+    live.start()
+    try:
+        deadline, reporting = time.monotonic() + 40, 0
+        while time.monotonic() < deadline and reporting < 5:
+            time.sleep(0.5)
+            with sessions() as session:
+                reporting = session.scalar(select(func.count(func.distinct(Tag.machine_id))).join(
+                    Sample, Sample.tag_id == Tag.id)) or 0
+            assert all(code is None for code in live.running().values()), live.running()
+        assert reporting == 5, "every machine of line 1 sent values"
+        processes = dict(live.children)
+    finally:
+        live.stop()
+    assert {name: p.returncode for name, p in processes.items()} == {"simulator": 0, "adapters": 0}
+    with sessions() as session:
+        open_states = select(func.count()).select_from(MachineState).where(MachineState.ended_at.is_(None))
+        assert session.scalar(open_states) == 5  # each machine's state, from its state tag or running flag
+
+
+def test_a_second_demo_is_told_its_ports_are_taken(mes) -> None:
+    """Before seeding anything: a taken web port or OPC UA port is named, with what to do about it."""
+    import socket
+
+    with socket.socket() as web, socket.socket() as machine:
+        web.bind(("127.0.0.1", 0))
+        web.listen()
+        taken = web.getsockname()[1]
+        result = mes("demo", "--days", "0", "--port", str(taken))
+        assert result.exit_code == 1 and f"cannot serve the web app on 127.0.0.1:{taken}" in result.output
+        assert "another `mes demo`" in result.output and "--port" in result.output
+        try:
+            machine.bind(("127.0.0.1", 48011))  # RWA-BAL1's endpoint (unless a demo already holds it)
+            machine.listen()
+        except OSError:
+            pass
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        result = mes("demo", "--days", "0", "--port", str(free))
+        assert result.exit_code == 1 and "cannot simulate the machines" in result.output, result.output
+        assert "127.0.0.1:48011" in result.output and "--no-machines" in result.output

@@ -56,14 +56,18 @@ def test_bad_series_requests_name_the_field(client, auth_header, plant) -> None:
                       query_string={"tag": "x"}).json["field"] == "machine"
 
 
-def test_old_ranges_are_read_from_rollups(sessions, speed) -> None:
+def test_wide_buckets_and_old_ranges_are_read_from_rollups(sessions, speed) -> None:
     start = NOW - timedelta(days=40)
     store_ramp(sessions, speed, start, 7200)
     with sessions() as session:
-        s = telemetry_queries.series(session, "RWA-BAL1", "spindle_speed", start, start + timedelta(hours=2), 2,
-                                     now=NOW)
-    assert s.source == "minute" and s.bucket_s == 3600
-    assert [(p.minimum, p.maximum, p.count) for p in s.points] == [(0, 3599, 3600), (3600, 7199, 3600)]
+        hourly = telemetry_queries.series(session, "RWA-BAL1", "spindle_speed", start, start + timedelta(hours=2),
+                                          2, now=NOW)
+        five_minutes = telemetry_queries.series(session, "RWA-BAL1", "spindle_speed", start,
+                                                start + timedelta(hours=2), 24, now=NOW)
+    assert hourly.source == "hour" and hourly.bucket_s == 3600
+    assert [(p.minimum, p.maximum, p.count) for p in hourly.points] == [(0, 3599, 3600), (3600, 7199, 3600)]
+    assert five_minutes.source == "minute" and five_minutes.bucket_s == 300 and len(five_minutes.points) == 24
+    assert (five_minutes.points[1].minimum, five_minutes.points[1].maximum) == (300, 599)
 
 
 def test_retention_keeps_rollups_and_the_samples_inside_a_step(sessions, speed, make_user) -> None:

@@ -1,0 +1,4 @@
+"""`python -m mes ...` is the `mes` command."""
+from mes.cli import main
+
+main(prog_name="mes")
