@@ -15,7 +15,7 @@ from mes.clock import event_time
 from mes.errors import Conflict, Invalid, NotFound
 from mes.models import BomItem, Consumption, Hold, Part, ReceivedItem, StepExecution, Unit
 from mes.plant_time import plant_date
-from mes.units import allocated_to, built_into, current_execution, lock_unit, open_ncr_of
+from mes.units import check_free_to_install, current_execution, lock_unit
 
 
 def installed(session: Session, unit_id: int, bom_item_id: int) -> int:
@@ -65,21 +65,6 @@ def _check_material(session: Session, item: ReceivedItem, quantity: int, at: dat
         raise Conflict(f"lot {name} has {item.remaining} left, not {quantity}", "quantity")
 
 
-def _check_unit(session: Session, component: Unit) -> None:
-    serial = component.serial
-    if component.status != "accepted":
-        raise Conflict(f"{serial} is {component.status.replace('_', ' ')}; only an accepted unit can be built in",
-                       "component")
-    if (ncr := open_ncr_of(session, component)) is not None:
-        raise Conflict(f"{serial} has an open NCR ({ncr})", "component")
-    if component.on_hold:
-        raise Conflict(f"{serial} is on hold", "component")
-    if (parent := built_into(session, component)) is not None:
-        raise Conflict(f"{serial} is already built into {parent}", "component")
-    if (build := allocated_to(session, component)) is not None:
-        raise Conflict(f"{serial} is allocated to satellite {build}", "component")
-
-
 def _match_material(session: Session, bom: list[BomItem], identifier: str, part_number: str | None,
                     ) -> tuple[BomItem, ReceivedItem]:
     query = select(ReceivedItem).join(Part).where(ReceivedItem.identifier == identifier)
@@ -122,7 +107,7 @@ def consume(session: Session, user_id: int, serial: str, step_code: str, compone
             raise Invalid("a unit cannot be built into itself", "component")
         bom_item = unit_types[component_unit.unit_type_id]
         component_unit = lock_unit(session, component)
-        _check_unit(session, component_unit)
+        check_free_to_install(session, component_unit, "component", f"{serial}")
     else:
         component_unit = None
         bom_item, received = _match_material(session, bom, component, part_number)

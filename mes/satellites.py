@@ -14,7 +14,7 @@ from mes import audit, signatures
 from mes.clock import event_time
 from mes.errors import Conflict, Invalid, NotFound
 from mes.models import Allocation, Line, Satellite, Unit, UnitType
-from mes.units import allocated_to, built_into, lock_unit, open_ncr_of
+from mes.units import check_free_to_install, lock_unit
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,7 @@ def allocate(session: Session, user_id: int, build: str, serial: str, position: 
     at = event_time(at)
     satellite = get_satellite(session, build, lock=True)
     unit = lock_unit(session, serial)
-    if unit.status != "accepted":
-        raise Conflict(f"{serial} is {unit.status.replace('_', ' ')}; only accepted units are allocated", "serial")
-    if (ncr := open_ncr_of(session, unit)) is not None:
-        raise Conflict(f"{serial} has an open NCR ({ncr})", "serial")
-    if unit.on_hold:
-        raise Conflict(f"{serial} is on hold", "serial")
-    if (parent := built_into(session, unit)) is not None:
-        raise Conflict(f"{serial} is built into {parent}", "serial")
-    if (other := allocated_to(session, unit)) is not None:
-        raise Conflict(f"{serial} is already allocated to satellite {other}", "serial")
+    check_free_to_install(session, unit, "serial", f"satellite {build}")
     unit_type = unit.unit_type
     taken = set(session.scalars(select(Allocation.position).filter_by(
         satellite_id=satellite.id, unit_type_id=unit_type.id, removed_at=None)))

@@ -12,7 +12,7 @@ from mes.clock import event_time
 from mes.errors import Conflict, Forbidden
 from mes.models import RoutingStep
 from mes.models.production import StepExecution, Unit
-from mes.units import lock_unit, open_ncr_of
+from mes.units import check_not_held, lock_unit
 
 
 def execution_content(execution: StepExecution) -> dict[str, Any]:
@@ -77,10 +77,7 @@ def accept(session: Session, user_id: int, serial: str, secret: str | None, at: 
     if unit.status != "ready":
         raise Conflict(f"{serial} is {unit.status.replace('_', ' ')}; only a unit past its last step is accepted",
                        "serial")
-    if (ncr := open_ncr_of(session, unit)) is not None:
-        raise Conflict(f"{serial} has an open NCR ({ncr})", "serial")
-    if unit.on_hold:
-        raise Conflict(f"{serial} is on hold", "serial")
+    check_not_held(session, unit, "serial")
     last = session.scalars(select(RoutingStep.sequence).filter_by(routing_revision_id=unit.routing_revision_id)
                            .order_by(RoutingStep.sequence.desc())).first()
     if last is not None and (pending := awaiting_buyoff(session, unit, last)):

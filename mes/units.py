@@ -50,6 +50,26 @@ def allocated_to(session: Session, unit: Unit) -> str | None:
         Allocation.unit_id == unit.id, Allocation.removed_at.is_(None)))
 
 
+def check_not_held(session: Session, unit: Unit, field: str) -> None:
+    """Refuse a unit with an open NCR or a standing hold."""
+    if (ncr := open_ncr_of(session, unit)) is not None:
+        raise Conflict(f"{unit.serial} has an open NCR ({ncr})", field)
+    if unit.on_hold:
+        raise Conflict(f"{unit.serial} is on hold", field)
+
+
+def check_free_to_install(session: Session, unit: Unit, field: str, into: str) -> None:
+    """Refuse a unit that is not accepted, is held, or already sits in another unit or a satellite."""
+    if unit.status != "accepted":
+        raise Conflict(f"{unit.serial} is {unit.status.replace('_', ' ')}; only an accepted unit goes into {into}",
+                       field)
+    check_not_held(session, unit, field)
+    if (parent := built_into(session, unit)) is not None:
+        raise Conflict(f"{unit.serial} is already built into {parent}", field)
+    if (build := allocated_to(session, unit)) is not None:
+        raise Conflict(f"{unit.serial} is allocated to satellite {build}", field)
+
+
 @dataclass(frozen=True)
 class UnitRecord:
     unit: Unit
