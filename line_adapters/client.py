@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 DATA_TYPES = {name: getattr(ua.ObjectIds, name) for name in (
     "Boolean", "SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64", "Float", "Double", "String")}
 CREATE_CHUNK = 500  # monitored items per CreateMonitoredItems request
+WATCHDOG_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,16 @@ class EndpointClient:
     def __init__(self, plan: EndpointPlan, on_values: Callable[[list[Reading]], None], timeout: float = 4.0) -> None:
         self.plan = plan
         self.on_values = on_values
-        self.client = Client(plan.endpoint, timeout=timeout)
+        # asyncua probes the server every watchdog interval and waits as long for the answer; its 1 s default
+        # marks a busy PLC as gone, and without auto-reconnect that endpoint would then stay silent for good.
+        self.client = Client(plan.endpoint, timeout=timeout, watchdog_intervall=WATCHDOG_S)
         self.client.session_timeout = 600_000  # ms; what servers commonly grant, so none has to cut it down
         self.subscriptions: list[BatchSubscription] = []
         self.refused: dict[str, str] = {}  # tag label -> why it is not subscribed
         self.granted: list[Granted] = []
 
     async def connect(self) -> None:
-        await self.client.connect()
+        await self.client.connect(auto_reconnect=True)  # re-creates self.client._subscriptions after a cut
         nodes = await self._resolve()
         await self._check(nodes)
         await self._subscribe(nodes)

@@ -23,6 +23,7 @@ from mes.telemetry import Reading, TagInfo
 
 log = logging.getLogger(__name__)
 RETRY_S = (1, 2, 5, 10, 30)  # back-off between connection attempts, then every 30 s
+LATENCY_EVERY = 20  # one latency figure per this many committed readings
 
 
 @dataclass
@@ -46,6 +47,7 @@ class BatchWriter(threading.Thread):
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
+        self._skip = 0
 
     def put(self, readings: list[Reading]) -> None:
         """Called on the event loop: hand readings over without waiting."""
@@ -83,8 +85,9 @@ class BatchWriter(threading.Thread):
         now = datetime.now(UTC)
         self.stats.committed += len(batch)
         self.stats.batches += 1
-        step = max(1, len(batch) // 50)
-        self.stats.latencies.extend((now - r.source_time).total_seconds() for r in batch[::step])
+        # Every k-th reading across batches, so the big batches of a backlog weigh as much as they should.
+        self.stats.latencies.extend((now - r.source_time).total_seconds() for r in batch[self._skip::LATENCY_EVERY])
+        self._skip = (self._skip - len(batch)) % LATENCY_EVERY
 
     def stop(self) -> None:
         """Flush what is gathered and end."""
