@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from mes import telemetry_sql
 from mes.models import CounterState, Machine, MachineState, ProductionCount, Sample, Tag, TagRollup
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ GOOD = 0  # OPC UA StatusCode Good; the top two bits say Good (00), Uncertain (0
 COUNTER_MODULUS = 2**32  # PLC counters are 32-bit unsigned
 COUNTS = {"good_count": "good", "reject_count": "reject"}
 STATE_MEANINGS = ("state", "running")
+DERIVED = frozenset(STATE_MEANINGS) | frozenset(COUNTS)  # tags whose new values make states and counts
 
 
 def is_good(status: int) -> bool:
@@ -101,9 +103,26 @@ def store(session: Session, readings: list[Reading], tags: dict[int, TagInfo]) -
     if not readings:
         return Stored(0, 0)
     ensure_partitions(session, {r.source_time.astimezone(UTC).date() for r in readings})
-    rows = [{"tag_id": r.tag_id, "source_time": r.source_time, "value": r.value if is_good(r.status) else None,
-             "text": r.text, "status": r.status, "received_at": r.received_at, "backfilled": r.backfilled}
-            for r in readings]
+    rows = [(r.tag_id, r.source_time, r.value if is_good(r.status) else None, r.text, r.status, r.received_at,
+             r.backfilled) for r in readings]
+    derived = [t.id for t in tags.values() if t.meaning in DERIVED]
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            inserted, new = telemetry_sql.store_postgresql(session, rows, derived)
+        else:
+            inserted, new = telemetry_sql.store_sqlite(session, rows, derived)
+    except ValueError:  # a NaN or infinity, which JSON cannot carry: the portable path takes the batch
+        return _store_portable(session, rows, tags)
+    if new:
+        _derive_states(session, new, tags)
+        _derive_counts(session, new, tags)
+    return Stored(len(readings), inserted)
+
+
+def _store_portable(session: Session, rows: list[tuple[Any, ...]], tags: dict[int, TagInfo]) -> Stored:
+    """The same through SQLAlchemy Core, row by row in Python; slower, but it takes any float."""
+    names = ("tag_id", "source_time", "value", "text", "status", "received_at", "backfilled")
+    rows = [dict(zip(names, r, strict=True)) for r in rows]  # type: ignore[misc]
     statement = (dialect_insert(session, Sample).on_conflict_do_nothing(index_elements=["tag_id", "source_time"])
                  .returning(Sample.__table__.c.tag_id, Sample.__table__.c.source_time, Sample.__table__.c.value,
                             Sample.__table__.c.status))
@@ -112,7 +131,7 @@ def store(session: Session, readings: list[Reading], tags: dict[int, TagInfo]) -
         _derive_states(session, new, tags)
         _derive_counts(session, new, tags)
         _roll_up(session, new)
-    return Stored(len(readings), len(new))
+    return Stored(len(rows), len(new))
 
 
 def _state_of(tag: TagInfo, value: float) -> str:

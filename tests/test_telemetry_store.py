@@ -83,3 +83,11 @@ def test_counters_become_parts_through_resets_and_wraparound(sessions, balancer,
     store(sessions, balancer, [reading(good, i * 30, v) for i, v in enumerate(raw)])  # a replay
     with sessions() as session:
         assert (session.scalar(select(func.sum(ProductionCount.delta)).filter_by(kind="good")) or 0) == parts
+
+
+def test_a_non_finite_value_is_stored_like_any_other(sessions, balancer) -> None:
+    speed = balancer["tags"]["spindle_speed"]
+    assert store(sessions, balancer, [reading(speed, 1, float("inf")), reading(speed, 2, 5.0)]) == telemetry.Stored(
+        2, 2)
+    with sessions() as session:
+        assert session.scalars(select(Sample.value).order_by(Sample.source_time)).all() == [float("inf"), 5.0]
