@@ -25,11 +25,16 @@ def installed(session: Session, unit_id: int, bom_item_id: int) -> int:
         Consumption.removed_at.is_(None))) or 0
 
 
+def bom_items(session: Session, step_id: int) -> list[BomItem]:
+    """The bill of material of a routing step, with the parts and unit types it names."""
+    return list(session.scalars(select(BomItem).filter_by(step_id=step_id).order_by(BomItem.sequence).options(
+        selectinload(BomItem.part), selectinload(BomItem.unit_type))))
+
+
 def shortfall(session: Session, execution: StepExecution) -> list[str]:
     """What the step's BOM still needs in this unit, e.g. ["1 × BRG-7002-P"]; empty when it is complete."""
     missing = []
-    for item in session.scalars(select(BomItem).filter_by(step_id=execution.step_id).options(
-            selectinload(BomItem.part), selectinload(BomItem.unit_type))):
+    for item in bom_items(session, execution.step_id):
         if (have := installed(session, execution.unit_id, item.id)) < item.quantity:
             missing.append(f"{item.quantity - have} × {item.part_number}")
     return missing
@@ -43,8 +48,7 @@ def check_complete(session: Session, execution: StepExecution) -> None:
 
 
 def _bom(session: Session, execution: StepExecution) -> list[BomItem]:
-    items = list(session.scalars(select(BomItem).filter_by(step_id=execution.step_id).options(
-        selectinload(BomItem.part), selectinload(BomItem.unit_type))))
+    items = bom_items(session, execution.step_id)
     if not items:
         raise Invalid(f"step {execution.step_code} consumes nothing", "step")
     return items
