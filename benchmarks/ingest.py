@@ -261,7 +261,7 @@ async def adapter_child(url: str, folder: Path) -> None:
             super().start()
 
     runner.BatchWriter = SeenWriter  # type: ignore[misc]  # only to read its stats while it runs
-    engine = make_engine(url)
+    engine = make_engine(url, bulk_writer=True)  # as `mes adapters run` makes it
     sessions = make_session_factory(engine, audit=AuditConfig(secrets.token_bytes(32), folder / "audit.log"))
     stop, ready = asyncio.Event(), asyncio.Event()
     commands = _commands(asyncio.get_running_loop())

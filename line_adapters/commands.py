@@ -22,7 +22,7 @@ def run(settings: Settings, lines: tuple[int, ...]) -> None:
     from line_adapters.runner import run_adapters
     from mes.db import make_engine, make_session_factory
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, bulk_writer=True)
     sessions = make_session_factory(engine)
 
     async def main() -> None:

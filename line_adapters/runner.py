@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from line_adapters.client import EndpointClient
 from line_adapters.plan import EndpointPlan, endpoint_plans
-from mes import telemetry, telemetry_retention
+from mes import telemetry, telemetry_retention, telemetry_rollups
 from mes.telemetry import Reading, TagInfo
 
 log = logging.getLogger(__name__)
 RETRY_S = (1, 2, 5, 10, 30)  # back-off between connection attempts, then every 30 s
 LATENCY_EVERY = 20  # one latency figure per this many committed readings
+ROLLUP_EVERY_S = 5.0  # closed minutes are rolled up this often (mes.telemetry_rollups)
 
 
 @dataclass
@@ -32,6 +33,7 @@ class WriterStats:
     committed: int = 0
     batches: int = 0
     failures: int = 0
+    minutes_rolled_up: int = 0
     latencies: list[float] = field(default_factory=list)  # seconds from source time to commit, sampled
 
 
@@ -48,6 +50,7 @@ class BatchWriter(threading.Thread):
         self._wake = threading.Event()
         self._stopping = False
         self._skip = 0
+        self._rolled_at = time.monotonic()
 
     def put(self, readings: list[Reading]) -> None:
         """Called on the event loop: hand readings over without waiting."""
@@ -67,7 +70,10 @@ class BatchWriter(threading.Thread):
             if batch:
                 self._store(batch)
             if self._stopping and not self._buffer:
+                self._roll_up(final=True)
                 return
+            if time.monotonic() - self._rolled_at >= ROLLUP_EVERY_S:
+                self._roll_up()
 
     def _store(self, batch: list[Reading]) -> None:
         while True:
@@ -88,6 +94,15 @@ class BatchWriter(threading.Thread):
         # Every k-th reading across batches, so the big batches of a backlog weigh as much as they should.
         self.stats.latencies.extend((now - r.source_time).total_seconds() for r in batch[self._skip::LATENCY_EVERY])
         self._skip = (self._skip - len(batch)) % LATENCY_EVERY
+
+    def _roll_up(self, final: bool = False) -> None:
+        """Recompute the closed minutes (all of them when stopping); a failure leaves them pending for later."""
+        self._rolled_at = time.monotonic()
+        try:
+            with self.sessions.begin() as session:
+                self.stats.minutes_rolled_up += telemetry_rollups.roll_up(session, None if final else datetime.now(UTC))
+        except Exception:  # the database is away; the minutes stay pending and the next try takes them
+            log.exception("rolling up telemetry failed; the minutes stay pending")
 
     def stop(self) -> None:
         """Flush what is gathered and end."""

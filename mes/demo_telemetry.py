@@ -120,7 +120,7 @@ def seed_telemetry(sessions: sessionmaker[Session], start: datetime, end: dateti
                 out.add(TagRollup, clock.hourly(tag.id, values))
                 out.add(TagRollup, clock.minutes(tag.id, values, timedelta(days=MINUTE_DAYS)))
                 raw = clock.samples(tag.id, values, timedelta(hours=RAW_HOURS), rng_values)
-                telemetry.ensure_partitions(session, {r["source_time"].date() for r in raw})
+                telemetry.ensure_partitions(session, (r["source_time"] for r in raw))
                 out.add(Sample, raw)
         out.flush()
     return out.report(sum(c["delta"] for c in counts))

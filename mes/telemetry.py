@@ -1,23 +1,25 @@
-"""Storing machine telemetry: one transaction per batch, idempotent, with states, counts and rollups derived.
+"""Storing machine telemetry: one transaction per batch, idempotent, with states and counts derived.
 
 The adapters hand over `Reading`s; `store` inserts the samples with ON CONFLICT DO NOTHING and
-derives machine states, production counts and minute/hour rollups from the rows that were new,
-so a replayed batch adds nothing anywhere. Nothing here runs inside an OPC UA callback.
+derives machine states and production counts from the rows that were new, so a replayed batch adds
+nothing anywhere; the minutes it touched are marked for `mes.telemetry_rollups.roll_up`. Nothing
+here runs inside an OPC UA callback.
 """
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mes import telemetry_sql
-from mes.models import CounterState, Machine, MachineState, ProductionCount, Sample, Tag, TagRollup
+from mes.models import CounterState, Machine, MachineState, ProductionCount, RollupPending, Sample, Tag
 
 log = logging.getLogger(__name__)
 GOOD = 0  # OPC UA StatusCode Good; the top two bits say Good (00), Uncertain (01) or Bad (10)
@@ -79,11 +81,12 @@ def dialect_insert(session: Session, model: Any) -> Any:
 _partitions: set[tuple[str, date]] = set()
 
 
-def ensure_partitions(session: Session, days: set[date]) -> None:
-    """On PostgreSQL, make sure a daily partition of `samples` exists for each day."""
+def ensure_partitions(session: Session, times: Iterable[datetime]) -> None:
+    """On PostgreSQL, make sure a daily partition of `samples` exists for the day of each time."""
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         return
+    days = {t.astimezone(UTC).date() for t in times}
     key = str(bind.engine.url)
     for day in sorted(days - {d for k, d in _partitions if k == key}):
         start, end = day.isoformat(), (day + timedelta(days=1)).isoformat()
@@ -102,7 +105,7 @@ def store(session: Session, readings: list[Reading], tags: dict[int, TagInfo]) -
     """Write a batch of readings and what they imply; readings already stored are skipped, not counted twice."""
     if not readings:
         return Stored(0, 0)
-    ensure_partitions(session, {r.source_time.astimezone(UTC).date() for r in readings})
+    ensure_partitions(session, (r.source_time for r in readings))
     rows = [(r.tag_id, r.source_time, r.value if is_good(r.status) else None, r.text, r.status, r.received_at,
              r.backfilled) for r in readings]
     derived = [t.id for t in tags.values() if t.meaning in DERIVED]
@@ -130,8 +133,18 @@ def _store_portable(session: Session, rows: list[tuple[Any, ...]], tags: dict[in
     if new:
         _derive_states(session, new, tags)
         _derive_counts(session, new, tags)
-        _roll_up(session, new)
+        _mark_pending(session, {r.source_time.astimezone(UTC).replace(second=0, microsecond=0)
+                                for r in new if r.value is not None})
     return Stored(len(rows), len(new))
+
+
+def _mark_pending(session: Session, minutes: set[datetime]) -> None:
+    """Note the minutes whose rollups must be recomputed (mes.telemetry_rollups), as the fast paths do in SQL."""
+    if minutes:
+        statement = dialect_insert(session, RollupPending)
+        session.execute(statement.on_conflict_do_update(index_elements=["bucket"],
+                                                        set_={"bucket": statement.excluded.bucket}),
+                        [{"bucket": m} for m in sorted(minutes)])
 
 
 def _state_of(tag: TagInfo, value: float) -> str:
@@ -199,39 +212,3 @@ def _derive_counts(session: Session, new: list[Any], tags: dict[int, TagInfo]) -
     if counts:
         session.execute(dialect_insert(session, ProductionCount).on_conflict_do_nothing(), counts)
     session.flush()
-
-
-def _bucket(at: datetime, resolution: str) -> datetime:
-    at = at.astimezone(UTC)
-    return at.replace(second=0, microsecond=0) if resolution == "minute" else at.replace(minute=0, second=0,
-                                                                                          microsecond=0)
-
-
-def _roll_up(session: Session, new: list[Any]) -> None:
-    buckets: dict[tuple[int, str, datetime], list[float]] = {}
-    for row in new:
-        if row.value is None:
-            continue
-        for resolution in ("minute", "hour"):
-            key = (row.tag_id, resolution, _bucket(row.source_time, resolution))
-            b = buckets.get(key)
-            if b is None:
-                buckets[key] = [1, row.value, row.value, row.value]
-            else:
-                b[0] += 1
-                b[1] = min(b[1], row.value)
-                b[2] = max(b[2], row.value)
-                b[3] += row.value
-    if not buckets:
-        return
-    least, greatest = ((func.least, func.greatest) if session.get_bind().dialect.name == "postgresql"
-                       else (func.min, func.max))
-    statement = dialect_insert(session, TagRollup)
-    statement = statement.on_conflict_do_update(
-        index_elements=["tag_id", "resolution", "bucket"],
-        set_={"count": statement.table.c.count + statement.excluded.count,
-              "minimum": least(statement.table.c.minimum, statement.excluded.minimum),
-              "maximum": greatest(statement.table.c.maximum, statement.excluded.maximum),
-              "total": statement.table.c.total + statement.excluded.total})
-    session.execute(statement, [{"tag_id": t, "resolution": r, "bucket": b, "count": v[0], "minimum": v[1],
-                                 "maximum": v[2], "total": v[3]} for (t, r, b), v in buckets.items()])

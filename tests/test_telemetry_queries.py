@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mes import telemetry, telemetry_queries, telemetry_retention
+from mes import telemetry, telemetry_queries, telemetry_retention, telemetry_rollups
 from mes.models import Machine, ProcessSample, RoutingStep, Sample, Station, StepExecution, Tag, TagRollup, Unit
 from mes.telemetry import Reading
 from tests.factories import release, user_id
@@ -24,11 +24,12 @@ def speed(sessions, plant):  # type: ignore[no-untyped-def]
 
 
 def store_ramp(sessions, speed, start: datetime, seconds: int) -> None:  # type: ignore[no-untyped-def]
-    """One sample a second, the value counting up from 0."""
+    """One sample a second, the value counting up from 0; then rolled up, as the adapters' writer does."""
     tag_id, tags = speed
     readings = [Reading(tag_id, start + timedelta(seconds=s), float(s), None, 0, start) for s in range(seconds)]
     with sessions.begin() as session:
         telemetry.store(session, readings, tags)
+        telemetry_rollups.roll_up(session)
 
 
 def test_a_series_is_downsampled_to_at_most_the_points_asked(sessions, speed, client, auth_header) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mes import telemetry
+from mes import telemetry, telemetry_rollups
 from mes.models import Machine, MachineState, ProductionCount, Sample, Tag, TagRollup
 from mes.telemetry import Reading
 
@@ -34,11 +34,23 @@ def store(sessions, balancer, readings):  # type: ignore[no-untyped-def]
         return telemetry.store(session, readings, balancer["info"])
 
 
+def roll_up(sessions, now: datetime | None = None) -> int:  # type: ignore[no-untyped-def]
+    with sessions.begin() as session:
+        return telemetry_rollups.roll_up(session, now)
+
+
+def rollup(sessions, tag_id: int, resolution: str) -> tuple[int, float, float, float] | None:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        row = session.scalars(select(TagRollup).filter_by(tag_id=tag_id, resolution=resolution)).one_or_none()
+        return None if row is None else (row.count, row.minimum, row.maximum, row.total)
+
+
 def test_a_replayed_batch_adds_nothing(sessions, balancer) -> None:
     speed = balancer["tags"]["spindle_speed"]
     batch = [reading(speed, s, 1000.0 + s) for s in range(10)]
     assert store(sessions, balancer, batch) == telemetry.Stored(10, 10)
     assert store(sessions, balancer, [*batch, reading(speed, 10, 1010.0)]) == telemetry.Stored(11, 1)
+    assert roll_up(sessions) == 1
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Sample)) == 11
         minute = session.scalars(select(TagRollup).filter_by(tag_id=speed, resolution="minute")).one()
@@ -54,7 +66,24 @@ def test_values_keep_source_time_and_bad_quality_is_stored_as_bad_not_as_a_numbe
         assert [(r.source_time, r.value, r.status, r.text) for r in rows] == [
             (T0 + timedelta(seconds=1), 1200.0, 0, None), (T0 + timedelta(seconds=2), None, BAD_SENSOR_FAILURE, None),
             (T0 + timedelta(seconds=3), None, 0, "RWA-26-00001")]
-        assert session.scalars(select(TagRollup.count).filter_by(tag_id=speed, resolution="hour")).one() == 1
+    roll_up(sessions)
+    assert rollup(sessions, speed, "hour") == (1, 1200.0, 1200.0, 1200.0)  # the bad value is not a number
+
+
+def test_a_minute_is_rolled_up_once_it_is_over_and_again_when_a_late_sample_comes(sessions, balancer) -> None:
+    speed = balancer["tags"]["spindle_speed"]
+    store(sessions, balancer, [reading(speed, s, float(s)) for s in (0, 30, 59, 60)])  # minutes 08:00 and 08:01
+    assert roll_up(sessions, now=T0 + timedelta(seconds=65)) == 0  # 08:00 ended 5 s ago: samples may still come
+    assert roll_up(sessions, now=T0 + timedelta(seconds=75)) == 1
+    assert rollup(sessions, speed, "minute") == (3, 0.0, 59.0, 89.0)
+    assert rollup(sessions, speed, "hour") == (3, 0.0, 59.0, 89.0)  # 08:01 is still open
+    store(sessions, balancer, [reading(speed, 45, -5.0)])  # late, into a minute already rolled up
+    assert roll_up(sessions, now=T0 + timedelta(minutes=5)) == 2
+    with sessions() as session:
+        minutes = session.execute(select(TagRollup.bucket, TagRollup.count, TagRollup.minimum, TagRollup.total)
+                                  .filter_by(tag_id=speed, resolution="minute").order_by(TagRollup.bucket)).all()
+    assert [tuple(m) for m in minutes] == [(T0, 4, -5.0, 84.0), (T0 + timedelta(minutes=1), 1, 60.0, 60.0)]
+    assert rollup(sessions, speed, "hour") == (5, -5.0, 60.0, 144.0)
 
 
 def test_state_codes_become_intervals(sessions, balancer) -> None:

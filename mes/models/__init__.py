@@ -1,6 +1,7 @@
 """ORM entities by area; importing this module registers every table on `Base.metadata`."""
 from mes.models.audit import AuditHead, AuditRow
 from mes.models.base import Base, UTCDateTime, utcnow
+from mes.models.machine_link import EndpointHealth, MachineWrite, TelemetryGap
 from mes.models.materials import BomItem, Consumption, Part, ReceivedItem
 from mes.models.plant import (
     Calendar,
@@ -39,7 +40,15 @@ from mes.models.quality import (
     UserQualification,
 )
 from mes.models.satellites import Allocation, Containment, ContainmentItem, Satellite
-from mes.models.telemetry import CounterState, MachineState, ProcessSample, ProductionCount, Sample, TagRollup
+from mes.models.telemetry import (
+    CounterState,
+    MachineState,
+    ProcessSample,
+    ProductionCount,
+    RollupPending,
+    Sample,
+    TagRollup,
+)
 from mes.models.users import ApiToken, Role, User, WebSession, user_roles
 
 __all__ = [
@@ -58,6 +67,7 @@ __all__ = [
     "CounterState",
     "DefectCode",
     "Deviation",
+    "EndpointHealth",
     "Hold",
     "IdempotencyRecord",
     "Instrument",
@@ -65,6 +75,7 @@ __all__ = [
     "Machine",
     "MachineRun",
     "MachineState",
+    "MachineWrite",
     "Measurement",
     "NcrDisposition",
     "NcrPhoto",
@@ -76,6 +87,7 @@ __all__ = [
     "Qualification",
     "ReceivedItem",
     "Role",
+    "RollupPending",
     "RoutingRevision",
     "RoutingStep",
     "Sample",
@@ -87,6 +99,7 @@ __all__ = [
     "StepExecution",
     "Tag",
     "TagRollup",
+    "TelemetryGap",
     "UTCDateTime",
     "Unit",
     "UnitType",

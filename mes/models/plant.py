@@ -117,6 +117,7 @@ class Machine(Base):
     ideal_cycle_s: Mapped[int | None]
     subscription: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state_map: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # raw value -> PackML state
+    security: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the endpoint's channel security, if any
     active: Mapped[bool] = mapped_column(default=True)
 
     line: Mapped[Line] = relationship(back_populates="machines")

@@ -52,6 +52,18 @@ class TagRollup(Base):
     total: Mapped[float] = mapped_column(Float)
 
 
+class RollupPending(Base):
+    """A minute whose samples changed since its rollups were computed; the writer recomputes it once closed.
+
+    Rolling up per batch rewrote every tag's minute and hour rows four times a second; marking the minute
+    here and recomputing it from the raw samples once it is over costs one row a batch, and stays exact
+    whatever arrives late or twice.
+    """
+
+    __tablename__ = "rollup_pending"
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)  # start of the minute (UTC)
+
+
 class MachineState(Base):
     """An interval a machine spent in one PackML state; `ended_at` is None while it lasts."""
 
