@@ -29,11 +29,13 @@ def build_app(settings: Settings | None = None) -> Flask:
         "read_sessions": make_session_factory(engine, read_only=True, audit=audit),
     }
 
+    from dashboards.views import dashboards
     from mes.api import api
     from mes.floor import floor
 
     app.register_blueprint(api)
     app.register_blueprint(floor)
+    app.register_blueprint(dashboards)
     # Forms carry a CSRF token (Flask-WTF); the API checks its own: bearer tokens, or X-CSRF-Token with a cookie.
     csrf = CSRFProtect(app)
     csrf.exempt(api)
