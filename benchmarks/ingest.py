@@ -265,7 +265,8 @@ async def adapter_child(url: str, folder: Path) -> None:
     sessions = make_session_factory(engine, audit=AuditConfig(secrets.token_bytes(32), folder / "audit.log"))
     stop, ready = asyncio.Event(), asyncio.Event()
     commands = _commands(asyncio.get_running_loop())
-    task = asyncio.create_task(runner.run_adapters(sessions, None, stop, ready, retention=False))
+    task = asyncio.create_task(runner.run_adapters(sessions, None, stop, ready, retention=False,
+                                                   spool_folder=folder / "spool"))  # as `mes adapters run`
     await asyncio.wait([task, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         task.result()

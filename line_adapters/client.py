@@ -1,23 +1,24 @@
-"""One asyncua client per endpoint: resolve the node map, subscribe, turn publish responses into Readings.
+"""One asyncua client per endpoint: secure the channel, resolve the node map, subscribe, notice gaps.
 
-A whole publish response is handled at once (no task per value, no bounded iterator queue that drops
-the oldest): each notification becomes a `Reading` appended to the sink, and nothing else happens in
-the callback. Database work is the runner's, on another thread.
+Publish responses are turned into Readings by line_adapters.subscription; this client connects (with
+the configured security, never falling back to None), checks every node, subscribes, measures the
+server's clock, and declares a gap where values may be missing, after reading back what the server's
+history kept. Database work is the writer's, on another thread.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from asyncua import Client, ua
-from asyncua.common.node import Node
-from asyncua.common.subscription import Subscription, SubscriptionItemData
 
+from line_adapters import security
 from line_adapters.plan import EndpointPlan, TagPlan
+from line_adapters.subscription import BatchSubscription, aware, to_reading
 from mes.telemetry import Reading
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ DATA_TYPES = {name: getattr(ua.ObjectIds, name) for name in (
     "Boolean", "SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64", "Float", "Double", "String")}
 CREATE_CHUNK = 500  # monitored items per CreateMonitoredItems request
 WATCHDOG_S = 10.0
+RECONNECT_CAP_S = 30.0  # the longest wait between reconnect attempts (asyncua doubles it from 1 s)
+CLOCK_EVERY_S = 30.0  # how often the endpoint's clock is compared with ours
 
 
 @dataclass(frozen=True)
@@ -38,97 +41,15 @@ class Granted:
     queue_size: int
 
 
-def _aware(t: datetime | None) -> datetime | None:
-    if t is None:
-        return None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
-
-
-class BatchSubscription(Subscription):
-    """A subscription that hands every publish response to one callback, whole."""
-
-    def __init__(self, session: Any, params: ua.CreateSubscriptionParameters,
-                 on_values: Callable[[list[Reading]], None], tags: dict[int, TagPlan]) -> None:
-        super().__init__(session, params, handler=_NoHandler())
-        self._on_values = on_values
-        self._tags = tags  # client handle -> tag
-
-    async def publish_callback(self, publish_result: ua.PublishResult) -> None:
-        self.last_publish_at = _monotonic()
-        data = publish_result.NotificationMessage.NotificationData
-        if not data:
-            return
-        self.last_sequence_number = int(publish_result.NotificationMessage.SequenceNumber)
-        now = datetime.now(UTC)
-        readings = []
-        for notification in data:
-            if not isinstance(notification, ua.DataChangeNotification):
-                if isinstance(notification, ua.StatusChangeNotification):
-                    log.warning("subscription %s status changed: %s", self.subscription_id, notification.Status)
-                continue
-            for item in notification.MonitoredItems:
-                tag = self._tags.get(item.ClientHandle)
-                if tag is not None:
-                    readings.append(to_reading(tag, item.Value, now, self._replaying))
-        if readings:
-            self._on_values(readings)
-
-    async def create_items(self, requests: list[ua.MonitoredItemCreateRequest]) -> list[ua.MonitoredItemCreateResult]:
-        """Create monitored items and return the server's full answers (granted intervals and queue sizes)."""
-        params = ua.CreateMonitoredItemsParameters()
-        params.SubscriptionId = self.subscription_id
-        params.ItemsToCreate = requests
-        params.TimestampsToReturn = ua.TimestampsToReturn.Both
-        for request in requests:  # registered first: a notification may arrive before the answer
-            item = SubscriptionItemData()
-            item.client_handle = request.RequestedParameters.ClientHandle
-            item.node = Node(self.server, request.ItemToMonitor.NodeId)
-            item.attribute = request.ItemToMonitor.AttributeId
-            item.mfilter = request.RequestedParameters.Filter
-            item.queuesize = request.RequestedParameters.QueueSize
-            item.monitoring_mode = request.MonitoringMode
-            item.sampling_interval = request.RequestedParameters.SamplingInterval
-            self._monitored_items[item.client_handle] = item
-        results = await self.server.create_monitored_items(params)
-        for request, result in zip(requests, results, strict=True):
-            handle = request.RequestedParameters.ClientHandle
-            if result.StatusCode.is_good():
-                self._monitored_items[handle].server_handle = result.MonitoredItemId
-            else:
-                del self._monitored_items[handle]
-        return list(results)
-
-
-class _NoHandler:
-    """Keeps the base class in callback mode; our publish_callback never dispatches to it."""
-
-
-def _monotonic() -> float:
-    return time.monotonic()
-
-
-def to_reading(tag: TagPlan, dv: ua.DataValue, now: datetime, backfilled: bool = False) -> Reading:
-    """A DataValue as a Reading: engineering value or text, status code, source time (else server time)."""
-    status = dv.StatusCode.value if dv.StatusCode is not None else 0
-    at = _aware(dv.SourceTimestamp) or _aware(dv.ServerTimestamp) or now
-    raw = dv.Value.Value if dv.Value is not None else None
-    value: float | None = None
-    text: str | None = None
-    if isinstance(raw, str):
-        text = raw[:200]
-    elif isinstance(raw, bool):
-        value = 1.0 if raw else 0.0
-    elif isinstance(raw, int | float):
-        value = float(raw) * tag.scale + tag.offset
-    return Reading(tag.tag_id, at, value, text, status, now, backfilled)
-
-
 class EndpointClient:
     """Connects to one endpoint, checks the node map against the server, and subscribes to what is valid."""
 
-    def __init__(self, plan: EndpointPlan, on_values: Callable[[list[Reading]], None], timeout: float = 4.0) -> None:
+    def __init__(self, plan: EndpointPlan, on_values: Callable[[list[Reading]], None], timeout: float = 4.0,
+                 on_gap: Callable[[EndpointPlan, datetime | None, datetime, int], None] | None = None) -> None:
+        """`on_gap(plan, last value before (None: the first values of this run), first value after, backfilled)`."""
         self.plan = plan
         self.on_values = on_values
+        self.on_gap = on_gap
         # asyncua probes the server every watchdog interval and waits as long for the answer; its 1 s default
         # marks a busy PLC as gone, and without auto-reconnect that endpoint would then stay silent for good.
         self.client = Client(plan.endpoint, timeout=timeout, watchdog_intervall=WATCHDOG_S)
@@ -136,14 +57,102 @@ class EndpointClient:
         self.subscriptions: list[BatchSubscription] = []
         self.refused: dict[str, str] = {}  # tag label -> why it is not subscribed
         self.granted: list[Granted] = []
+        self.last_value_at: datetime | None = None  # when the last notification with values arrived (our clock)
+        self.clock_offset_s: float | None = None  # the server's clock minus ours
+        self._gap_from: datetime | None = None
+        self._lost_at: datetime | None = None  # the connection dropped after the value received then
+        self._historized: list[tuple[TagPlan, ua.NodeId]] = []  # nodes whose history the server keeps
+        self._clock_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        # The longest cut the servers' queues ride through: the configured queue of the busiest tag.
+        self.queue_window_s = min((t.queue_size * max(t.sampling_ms, 1) / 1000 for t in plan.tags), default=0.0)
+        self.client.connection_lost_callback = self._connection_lost
 
     async def connect(self) -> None:
-        await self.client.connect(auto_reconnect=True)  # re-creates self.client._subscriptions after a cut
+        if self.plan.security is not None and self.plan.security.policy != "None":
+            await security.apply(self.client, self.plan.security)  # refuses rather than fall back to None
+        # auto_reconnect re-creates self.client._subscriptions after a cut, backing off up to the cap
+        await self.client.connect(auto_reconnect=True, reconnect_max_delay=RECONNECT_CAP_S)
         nodes = await self._resolve()
         await self._check(nodes)
         await self._subscribe(nodes)
+        self._clock_task = asyncio.create_task(self._watch_clock())
+
+    @property
+    def connected(self) -> bool:
+        return self.client.uaclient.state.value == "connected"
+
+    async def _connection_lost(self, exc: Exception) -> None:
+        if self._lost_at is None:
+            self._lost_at = self.last_value_at or datetime.now(UTC)
+            log.warning("%s: connection lost (%s); reconnecting", self.plan.endpoint, exc)
+
+    def lost_values(self) -> None:
+        """Values were lost (a subscription had to be re-created): a gap opens at the last value received."""
+        if self._gap_from is None:
+            self._gap_from = self._lost_at or self.last_value_at or datetime.now(UTC)
+
+    def receiving(self, now: datetime, overflow: bool = False) -> None:
+        """Values arrive (our clock: re-sent values keep their old times). A gap closes here: after a
+        re-created subscription, a cut longer than the queues hold, or a queue the server says overflowed."""
+        before, self.last_value_at = self.last_value_at, now
+        if before is None and self.on_gap is not None:
+            self.on_gap(self.plan, None, now, 0)
+        if self._lost_at is not None:
+            lost, self._lost_at = self._lost_at, None
+            if overflow or (now - lost).total_seconds() > self.queue_window_s:
+                self._gap_from = self._gap_from or lost
+        elif overflow and before is not None:
+            self._gap_from = self._gap_from or before
+        if self._gap_from is not None:
+            started, self._gap_from = self._gap_from, None
+            task = asyncio.get_running_loop().create_task(self._declare(started, now))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _declare(self, started: datetime, ended: datetime) -> None:
+        """Read back what the server's history kept of the gap, then declare it."""
+        # From a publishing interval earlier: values queued on the server but not yet sent when the link
+        # broke are older than the last one received. Those already stored are skipped by the writer.
+        lead = timedelta(milliseconds=max(self.plan.groups, default=0)) + timedelta(seconds=1)
+        backfilled = await self._backfill(started - lead, ended)
+        log.warning("%s: values may be missing from %s to %s: a gap (%d read back from history)",
+                    self.plan.endpoint, started, ended, backfilled)
+        if self.on_gap is not None:
+            self.on_gap(self.plan, started, ended, backfilled)
+
+    async def _backfill(self, started: datetime, ended: datetime) -> int:
+        now, readings = datetime.now(UTC), []
+        for tag, node_id in self._historized:
+            try:
+                values = await self.client.get_node(node_id).read_raw_history(started, ended)
+            except Exception as exc:  # history is a bonus; the gap is declared whatever it gives
+                log.warning("%s: history of %s unreadable: %s", self.plan.endpoint, tag.label, exc)
+                continue
+            readings.extend(to_reading(tag, dv, now, backfilled=True) for dv in values)
+        if readings:
+            self.on_values(readings)
+        return len(readings)
+
+    async def _watch_clock(self) -> None:
+        """Compare the server's clock with ours now and then; alarm past the configured bound."""
+        node = self.client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerStatus_CurrentTime))
+        while True:
+            with contextlib.suppress(Exception):  # a missed reading is retried at the next interval
+                before = datetime.now(UTC)
+                theirs = aware(await node.read_value())
+                after = datetime.now(UTC)
+                if theirs is not None:
+                    self.clock_offset_s = (theirs - (before + (after - before) / 2)).total_seconds()
+                    if abs(self.clock_offset_s) > self.plan.clock_alarm_s:
+                        log.warning("%s: its clock is %.1f s off ours (bound %.1f s)", self.plan.endpoint,
+                                    self.clock_offset_s, self.plan.clock_alarm_s)
+            await asyncio.sleep(CLOCK_EVERY_S)
 
     async def disconnect(self) -> None:
+        for task in [self._clock_task, *self._tasks]:
+            if task is not None:
+                task.cancel()
         try:
             await self.client.disconnect()
         except Exception:  # a dead connection cannot be closed politely; nothing is lost by that
@@ -174,16 +183,18 @@ class EndpointClient:
         return resolved
 
     async def _check(self, nodes: dict[int, ua.NodeId]) -> None:
-        """Drop, by name, nodes the server does not have or whose data type is not the configured one."""
+        """Drop, by name, nodes the server does not have or whose data type is not the configured one;
+        note the ones whose history the server keeps (to read back a gap)."""
         tags = {t.tag_id: t for t in self.plan.tags}
         ids = list(nodes)
         params = ua.ReadParameters()
         for tag_id in ids:
-            rv = ua.ReadValueId()
-            rv.NodeId, rv.AttributeId = nodes[tag_id], ua.AttributeIds.DataType
-            params.NodesToRead.append(rv)
-        results = await self.client.uaclient.read(params) if ids else []
-        for tag_id, result in zip(ids, results, strict=True):
+            for attribute in (ua.AttributeIds.DataType, ua.AttributeIds.Historizing):
+                rv = ua.ReadValueId()
+                rv.NodeId, rv.AttributeId = nodes[tag_id], attribute
+                params.NodesToRead.append(rv)
+        answers = await self.client.uaclient.read(params) if ids else []
+        for tag_id, result, historizing in zip(ids, answers[::2], answers[1::2], strict=True):
             tag = tags[tag_id]
             if not result.StatusCode.is_good():
                 self._refuse(tag, f"the server has no such node ({result.StatusCode.name})")
@@ -195,6 +206,8 @@ class EndpointClient:
                 self._refuse(tag, f"its data type is {ua.ObjectIdNames.get(actual.Identifier, actual)}, "
                                   f"not {tag.data_type}")
                 del nodes[tag_id]
+            elif historizing.StatusCode.is_good() and historizing.Value.Value is True:
+                self._historized.append((tag, nodes[tag_id]))
 
     def _refuse(self, tag: TagPlan, why: str) -> None:
         self.refused[tag.label] = why
@@ -213,7 +226,7 @@ class EndpointClient:
             params.MaxNotificationsPerPublish = 0  # no limit: a busy second arrives in one response
             params.PublishingEnabled = True
             by_handle: dict[int, TagPlan] = {}
-            subscription = BatchSubscription(self.client.uaclient.session, params, self.on_values, by_handle)
+            subscription = BatchSubscription(self.client.uaclient.session, params, self.on_values, by_handle, self)
             result = await subscription.init()
             log.info("%s: subscription %s publishes every %.0f ms (asked %d)", self.plan.endpoint,
                      subscription.subscription_id, result.RevisedPublishingInterval, publishing_ms)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 import click
@@ -16,10 +17,16 @@ def adapters() -> None:
 
 @adapters.command("run")
 @click.option("--line", "lines", type=int, multiple=True, help="Only this line number (repeatable).")
+@click.option("--spool-mb", type=click.FloatRange(min=1), default=None,
+              help="Capacity of the on-disk spool that holds readings while the database is away "
+                   "(default 1024, or MES_SPOOL_MB).")
 @click.pass_obj
-def run(settings: Settings, lines: tuple[int, ...]) -> None:
-    """Subscribe to every configured machine (or those of --line) and store what they send, until stopped."""
-    from line_adapters.runner import run_adapters
+def run(settings: Settings, lines: tuple[int, ...], spool_mb: float | None) -> None:
+    """Subscribe to every configured machine (or those of --line) and store what they send, until stopped.
+
+    Readings wait in INSTANCE/spool while the database is away (one spool per instance folder, so run
+    one adapter process per instance)."""
+    from line_adapters.runner import SPOOL_MB, run_adapters
     from mes.db import make_engine, make_session_factory
 
     engine = make_engine(settings.database_url, bulk_writer=True)
@@ -30,7 +37,9 @@ def run(settings: Settings, lines: tuple[int, ...]) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        stats = await run_adapters(sessions, set(lines) or None, stop)
+        stats = await run_adapters(sessions, set(lines) or None, stop, spool_folder=settings.instance_path / "spool",
+                                   spool_mb=spool_mb or float(os.environ.get("MES_SPOOL_MB", SPOOL_MB)),
+                                   config_dir=settings.config_dir)
         click.echo(f"stopped: {stats.committed} of {stats.received} readings committed in {stats.batches} batches")
 
     try:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mes.models import Line, Machine
+from mes.plant_config.security import SecuritySettings
 
 DEFAULT_SAMPLING_MS = 250
 DEFAULT_PUBLISHING_MS = 1000
@@ -39,14 +41,20 @@ class EndpointPlan:
     endpoint: str
     machines: tuple[str, ...]
     groups: dict[int, tuple[TagPlan, ...]]  # publishing interval (ms) -> tags
+    machine_ids: dict[str, int] = field(default_factory=dict)  # code -> id
+    security: SecuritySettings | None = None  # paths resolved against the configuration folder
+    clock_alarm_s: float = 2.0
 
     @property
     def tags(self) -> list[TagPlan]:
         return [t for group in self.groups.values() for t in group]
 
 
-def endpoint_plans(session: Session, lines: set[int] | None = None) -> list[EndpointPlan]:
-    """Every endpoint of the active machines (of the chosen line numbers), with their tags."""
+def endpoint_plans(session: Session, lines: set[int] | None = None,
+                   config_dir: Path | None = None) -> list[EndpointPlan]:
+    """Every endpoint of the active machines (of the chosen line numbers), with their tags.
+
+    Relative certificate paths in an endpoint's security settings are taken from `config_dir`."""
     query = (select(Machine).join(Line).where(Machine.active.is_(True), Line.active.is_(True))
              .options(selectinload(Machine.tags)).order_by(Machine.endpoint, Machine.code))
     if lines:
@@ -70,6 +78,12 @@ def endpoint_plans(session: Session, lines: set[int] | None = None) -> list[Endp
                     sampling_ms=int(own["sampling_ms"]) if own.get("sampling_ms") is not None else DEFAULT_SAMPLING_MS,
                     queue_size=int(own.get("queue_size") or DEFAULT_QUEUE_SIZE),
                     deadband=float(deadband) if deadband is not None else None))
+        secured = next((m.security for m in machines if m.security), None)
+        security = SecuritySettings.model_validate(secured) if secured else None
+        if security is not None and config_dir is not None:
+            security = security.resolved(config_dir)
         plans.append(EndpointPlan(endpoint, tuple(m.code for m in machines),
-                                  {ms: tuple(tags) for ms, tags in sorted(groups.items())}))
+                                  {ms: tuple(tags) for ms, tags in sorted(groups.items())},
+                                  {m.code: m.id for m in machines}, security,
+                                  min(m.clock_alarm_s for m in machines)))
     return plans

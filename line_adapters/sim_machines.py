@@ -247,6 +247,12 @@ class MachineModel:
             self._set(tag, model.nominal if value is None else value)
         return self._flush()
 
+    def current(self) -> dict[str, object]:
+        """What the machine shows now, per tag (for a server restarted mid-run); a bad value shows as zero."""
+        zero = {"Boolean": False, "String": ""}
+        return {t.name: value if (value := self.sent.get(t.name, (None, True))[0]) is not None
+                else zero.get(t.data_type, 0) for t in self.machine.tags}
+
     def tick(self) -> list[Change]:
         """Advance one tick; the values that changed, in a stable order (machine tags first)."""
         self.n += 1

@@ -28,9 +28,9 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -147,10 +147,13 @@ class PlantSimulator:
 
     def __init__(self, config: PlantConfig, *, lines: set[int] | None = None, machines: set[str] | None = None,
                  rate: float = 1.0, seed: int = 1, host_override: str | None = None, port_offset: int = 0,
-                 paused: bool = False) -> None:
+                 paused: bool = False, historize: frozenset[str] = frozenset(),
+                 prepare: Callable[[str, Server], Awaitable[None]] | None = None) -> None:
+        """`historize`: machine codes whose servers keep their values' history (HistoryRead), as some PLCs do.
+        `prepare(url, server)`: awaited before each server starts, e.g. to secure it (line_adapters.security)."""
         if rate <= 0:
             raise ValueError("rate must be positive")
-        self.rate, self.seed = rate, seed
+        self.rate, self.seed, self.historize, self.prepare = rate, seed, historize, prepare
         self.machines = _select(config, lines, machines, rate=rate, seed=seed, host_override=host_override,
                                 port_offset=port_offset)
         self.by_code = {m.code: m for m in self.machines}
@@ -183,7 +186,7 @@ class PlantSimulator:
         shared = await asyncio.to_thread(_standard_nodes)
         try:
             for url, machines in self.endpoints.items():
-                self.servers.append(await _serve(url, machines, shared))
+                self.servers.append(await _serve(url, machines, shared, self.historize, self.prepare))
         except BaseException:
             await self._stop_servers()
             raise
@@ -322,7 +325,9 @@ def _split_node(node: str) -> tuple[str | None, str]:
     return None, node
 
 
-async def _serve(url: str, machines: list[SimMachine], shared: dict[Any, Any]) -> Server:
+async def _serve(url: str, machines: list[SimMachine], shared: dict[Any, Any],
+                 historize: frozenset[str] = frozenset(),
+                 prepare: Callable[[str, Server], Awaitable[None]] | None = None) -> Server:
     """Build and start the server for one endpoint."""
     from asyncua import Server, ua
 
@@ -348,7 +353,8 @@ async def _serve(url: str, machines: list[SimMachine], shared: dict[Any, Any]) -
     seen: dict[ua.NodeId, str] = {}
     for m in machines:
         m.aspace = server.iserver.aspace
-        initial = {c.tag: c.value for c in m.model.initial()}
+        # A restarted server shows where the machine is, not its first values again.
+        initial = m.model.current() if m.model.sent else {c.tag: c.value for c in m.model.initial()}
         config: MachineConfig = m.model.machine
         folder = await server.nodes.objects.add_folder(ua.NodeId(m.code, sim), ua.QualifiedName(m.code, sim))
         for tag in config.tags:
@@ -363,12 +369,16 @@ async def _serve(url: str, machines: list[SimMachine], shared: dict[Any, Any]) -
             var = await folder.add_variable(node_id, ua.QualifiedName(tag.name, node_id.NamespaceIndex),
                                             ua.Variant(initial[tag.name], variant), datatype=ua.NodeId(variant.value))
             m.tags[tag.name] = _Tag(tag, node_id, variant)
+            if m.code in historize:
+                await server.historize_node_data_change(var, period=timedelta(hours=1))
             if tag.meaning in WRITABLE:
                 await var.set_writable()
                 server.set_attribute_value_setter(node_id, _client_write_counter(m, tag.name))
         m.sequence_id = ua.NodeId(f"{m.code}.Sequence", sim)
         await folder.add_variable(m.sequence_id, ua.QualifiedName("Sequence", sim),
                                   ua.Variant(0, ua.VariantType.UInt32), datatype=ua.NodeId(ua.VariantType.UInt32.value))
+    if prepare is not None:
+        await prepare(url, server)
     try:
         await server.start()
     except OSError as exc:  # asyncua has logged it and stopped its internal server

@@ -27,8 +27,9 @@ SQLITE_PRAGMAS = (
 
 # The adapters' writer dirties a page per tag several times a second: a larger cache keeps those pages,
 # and checkpointing every 20,000 pages instead of SQLite's 1,000 copies each back to the file once, not at
-# every commit. Together they took a third off the writer's CPU (benchmarks/ingest.py).
-SQLITE_BULK_WRITER_PRAGMAS = (("cache_size", "-65536"), ("wal_autocheckpoint", "20000"))
+# every commit. Together they took a third off the writer's CPU (benchmarks/ingest.py). A locked database
+# is given up on after a second: the adapter then spools, rather than let readings pile up in memory.
+SQLITE_BULK_WRITER_PRAGMAS = (("cache_size", "-65536"), ("wal_autocheckpoint", "20000"), ("busy_timeout", "1000"))
 
 
 def _configure_sqlite(engine: Engine, bulk_writer: bool = False) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from mes import execution, runs
 from mes.demo_calendar import WorkCalendar
+from mes.demo_capture import report_measured
 from mes.demo_gates import draw_values
 from mes.demo_materials import Pick, fit, scan_time, take
 from mes.demo_plan import Place, StepPlan
@@ -113,6 +114,7 @@ def resume(sim: Simulation, at: datetime, job: Job, step: StepPlan, place: Place
 
 def complete_manual(sim: Simulation, at: datetime, job: Job, step: StepPlan, place: Place, user: int) -> None:
     values = draw_values(sim, step, job, at)
+    report_measured(sim, step, place, [values], at)
     tools = sim.gear.for_step(step, at.astimezone(sim.plan.zone).date(), sim.rng)
     completion = sim.call(execution.complete_step, user, job.serial, step.code, values, at=at, instruments=tools)
     if completion is not None:
@@ -164,6 +166,7 @@ def start_run(sim: Simulation, at: datetime, step: StepPlan, place: Place, jobs:
 
 def complete_run(sim: Simulation, at: datetime, step: StepPlan, place: Place, run_id: int, jobs: list[Job]) -> None:
     values = {job.serial: draw_values(sim, step, job, at) for job in jobs}
+    report_measured(sim, step, place, list(values.values()), at)
     operator = sim.people.operator(place.calendar, at, step.qualifications)
     results = sim.call(runs.complete_run, operator, run_id, values, at=at)
     if results is not None:

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mes import workorders
+from mes.demo_capture import keep_with_units
 from mes.demo_floor import dispatch_manual, dispatch_run, minutes
 from mes.demo_gates import Gear, Waiver, register_instruments
 from mes.demo_inspection import accept_later, buy_off_later
@@ -132,6 +133,7 @@ def seed_history(sessions: sessionmaker[Session], days: int, seed: int = 1,
         simulation.report.expired_qualifications = grant_qualifications(session, simulation.people, last)
         register_instruments(session, simulation, first, last)
     simulation.run(sessions, progress)
+    keep_with_units(sessions)
     return simulation.report
 
 

@@ -58,6 +58,7 @@ class StepPlan:
     signoff: bool = False  # a quality inspector buys the step off before the unit moves on
     qualifications: tuple[str, ...] = ()  # what the operator must hold (valid) to start it
     bom: tuple[BomLine, ...] = ()  # what it builds in (scanned while it runs; completion needs all of it)
+    captured: tuple[tuple[str, str, int], ...] = ()  # (characteristic, machine, tag id): values a machine reports
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,10 @@ def _step_plan(step: RoutingStep, steps: list[RoutingStep], machines: list[Machi
             places.append(Place(station.code, None, calendar, f"station:{station.code}", min(max(lanes, 1), MAX_LANES)))
     bom = tuple(BomLine(b.part_number, b.part.tracking if b.part is not None else "unit", b.quantity)
                 for b in step.bom)
+    captured = tuple((c.name, m.code, t.id) for c in step.characteristics if c.source_tag for m in chosen
+                     for t in m.tags if t.name == c.source_tag)
     return StepPlan(step.code, step.sequence, step.standard_minutes, step.machine_run, tuple(places), specs,
-                    step.signoff, tuple(step.qualifications or ()), bom)
+                    step.signoff, tuple(step.qualifications or ()), bom, captured)
 
 
 def _machines_for(step: RoutingStep, steps: list[RoutingStep], machines: list[Machine]) -> list[Machine]:

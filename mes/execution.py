@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mes import audit
+from mes import audit, excursions, machine_capture, machine_writes
 from mes.clock import event_time
 from mes.consumption import check_complete
 from mes.deviations import covering_deviation
@@ -129,6 +129,7 @@ def begin_execution(session: Session, unit: Unit, step: RoutingStep, station: St
     unit.current_execution_id = execution.id
     add_event(session, execution, "start", user_id, at, details={
         "station": station.code, "machine": machine.code if machine else None, "run": run_id, "position": position})
+    machine_writes.request_for_start(session, execution, step, machine, user_id, at)
     return execution
 
 
@@ -205,10 +206,13 @@ def finish_execution(session: Session, execution: StepExecution, user_id: int, v
     """Record and judge the values; a failure holds the unit and opens an NCR, a pass moves it on.
 
     A value outside its limits still passes under a deviation in force for this unit and characteristic.
+    Captured characteristics are read from the machine (mes.machine_capture); excursions are recorded, and
+    fail the step where their tag says so (mes.excursions).
     """
     unit = execution.unit
     step = execution.step
     check_complete(session, execution)
+    values, captured = machine_capture.capture(session, execution, values, at, field)
     judged = judge_all(step.characteristics, values, field)
     used = _instruments(session, judged, instruments, at, "instruments")
     for i, j in enumerate(judged):
@@ -223,9 +227,10 @@ def finish_execution(session: Session, execution: StepExecution, user_id: int, v
             value=float(j.number) if j.number is not None else None, unit=c.unit, nominal=c.nominal,
             lower=c.lower, upper=c.upper, passed=j.passed, recorded_at=at,
             instrument_id=used[c.name].id if c.name in used else None,
-            deviation_id=deviation.id if deviation else None,
+            deviation_id=deviation.id if deviation else None, **machine_capture.provenance(captured.get(c.name)),
         ))
-    passed = all(j.passed for j in judged)
+    found = excursions.record(session, execution, user_id, at)
+    passed = all(j.passed for j in judged) and not excursions.failing(found)
     execution.status = "passed" if passed else "failed"
     execution.ended_at = at
     execution.completed_by_id = user_id
@@ -241,8 +246,9 @@ def finish_execution(session: Session, execution: StepExecution, user_id: int, v
             unit.next_sequence = step.sequence + 1
     else:
         unit.first_pass = False
-        ncr = open_ncr_for_failed_step(session, execution, [j.as_failure() for j in judged if not j.passed],
-                                       user_id, at)
+        ncr = open_ncr_for_failed_step(session, execution, [j.as_failure() for j in judged if not j.passed]
+                                       + excursions.as_failures(found), user_id, at)
+        excursions.attach(session, execution, ncr)
     session.flush()
     return Completion(execution, passed, ncr)
 

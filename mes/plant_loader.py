@@ -97,7 +97,14 @@ class _Loader:
 
 def routing_hash(routing: RoutingConfig) -> str:
     """The identity of a routing's content; a new revision is made only when it changes."""
-    payload = json.dumps(routing.model_dump(mode="json"), sort_keys=True)
+    content = routing.model_dump(mode="json")
+    for step in content["steps"]:
+        if step["recipe"] is None:
+            del step["recipe"]  # likewise a step without a recipe
+        for c in step["characteristics"]:
+            if c["source"] is None:
+                del c["source"]  # a typed characteristic hashes as before sources existed: no needless revision
+    payload = json.dumps(content, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -172,13 +179,16 @@ def _load_line(loader: _Loader, cfg: LineFile, calendars: dict[str, Calendar]) -
             "kind": m.kind, "endpoint": m.endpoint, "calendar_id": calendars[m.calendar].id,
             "positions": m.positions, "ideal_cycle_s": m.ideal_cycle_s,
             "subscription": m.subscription.model_dump(mode="json", exclude_none=True),
-            "state_map": m.state_map if m.state_map is not None else dict(PACKML_CODES), "active": True,
+            "state_map": m.state_map if m.state_map is not None else dict(PACKML_CODES),
+            "security": m.security.model_dump(mode="json", exclude_none=True) if m.security else None,
+            "clock_alarm_s": m.clock_alarm_s, "active": True,
         })
         loader.session.flush()
         machine_ids.add(machine.id)
         tags = [loader.upsert(Tag, {"machine_id": machine.id, "name": t.name}, {
             "node_id": t.node, "meaning": t.meaning, "data_type": t.data_type, "eng_unit": t.unit,
             "scale": str(t.scale), "offset": str(t.offset), "low_limit": _text(t.low), "high_limit": _text(t.high),
+            "on_excursion": t.on_excursion,
             "subscription": t.subscription.model_dump(mode="json", exclude_none=True), "active": True,
         }) for t in m.tags]
         loader.session.flush()
@@ -203,12 +213,14 @@ def _load_routing(loader: _Loader, unit_type: UnitType, routing: RoutingConfig, 
     for seq, s in enumerate(routing.steps, start=1):
         step = RoutingStep(
             sequence=seq, code=s.code, name=s.name, standard_minutes=s.standard_minutes, machine_run=s.machine_run,
-            signoff=s.signoff, qualifications=s.qualifications, instruction=s.instruction,
+            signoff=s.signoff, qualifications=s.qualifications, instruction=s.instruction, recipe=s.recipe,
             stations=[stations[code] for code in s.stations],
         )
         step.characteristics = [
             Characteristic(sequence=i, name=c.name, kind=c.kind, unit=c.unit, nominal=_text(c.nominal),
-                           lower=_text(c.lower), upper=_text(c.upper), key=c.key)
+                           lower=_text(c.lower), upper=_text(c.upper), key=c.key,
+                           source_tag=c.source.tag if c.source else None,
+                           source_aggregate=c.source.aggregate if c.source else None)
             for i, c in enumerate(s.characteristics, start=1)
         ]
         step.bom = [

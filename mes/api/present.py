@@ -1,6 +1,10 @@
 """ORM records → API response bodies."""
 from __future__ import annotations
 
+from sqlalchemy.orm import object_session
+
+from mes import excursions as excursion_rules
+from mes import machine_writes as writes
 from mes.api import schemas as s
 from mes.execution import Completion
 from mes.models import RoutingStep
@@ -21,8 +25,10 @@ def step(step: RoutingStep) -> s.StepOut:
         code=step.code, name=step.name, sequence=step.sequence, stations=[st.code for st in step.stations],
         machine_run=step.machine_run, signoff=step.signoff, qualifications=step.qualifications,
         standard_minutes=step.standard_minutes,
-        characteristics=[s.CharacteristicOut(name=c.name, kind=c.kind, unit=c.unit, nominal=c.nominal,
-                                             lower=c.lower, upper=c.upper) for c in step.characteristics],
+        characteristics=[s.CharacteristicOut(
+            name=c.name, kind=c.kind, unit=c.unit, nominal=c.nominal, lower=c.lower, upper=c.upper,
+            source=s.SourceOut(tag=c.source_tag, aggregate=c.source_aggregate) if c.source_tag else None,  # type: ignore[arg-type]
+        ) for c in step.characteristics],
         consumes=[s.BomLineOut(part_number=b.part_number, quantity=b.quantity) for b in step.bom],
     )
 
@@ -35,12 +41,39 @@ def execution(e: StepExecution) -> s.ExecutionOut:
         started_at=e.started_at, ended_at=e.ended_at, people=people,
         events=[s.EventOut(kind=ev.kind, user=ev.user.name, at=ev.at, note=ev.note) for ev in e.events],
         measurements=[measurement(m) for m in e.measurements],
+        excursions=excursions(e),
+        machine_writes=machine_writes(e),
     )
 
 
+def excursions(e: StepExecution) -> list[s.ExcursionOut]:
+    """Tags out of limits while it ran: as recorded at completion, or so far for a running step."""
+    session = object_session(e)
+    if e.machine_id is None or session is None:
+        return []
+    return [s.ExcursionOut(machine=f.machine, tag=f.tag, unit=f.unit, side=f.side, limit=f.limit,  # type: ignore[arg-type]
+                           first_at=f.first_at, last_at=f.last_at, extreme=f.extreme, samples=f.samples,
+                           action=f.action, ncr=f.ncr) for f in excursion_rules.live(session, e)]
+
+
+def machine_writes(e: StepExecution) -> list[s.MachineWriteOut]:
+    """What the start asked the machine to load, and how it went; only a machine step can have any."""
+    session = object_session(e)
+    if e.machine_id is None or session is None:
+        return []
+    return [s.MachineWriteOut(machine=w.machine, tag=w.tag, meaning=w.meaning, value=w.value, status=w.status,
+                              error=w.error, requested_at=w.requested_at, done_at=w.done_at)
+            for w in writes.writes_of_execution(session, e)]
+
+
 def measurement(m: Measurement) -> s.MeasurementOut:
+    tag = m.captured_tag
+    captured = None if tag is None else s.CapturedOut(
+        machine=tag.machine.code, tag=tag.name, aggregate=m.captured_aggregate or "", samples=m.captured_samples or 0,
+        window_start=m.captured_from, window_end=m.captured_to)  # type: ignore[arg-type]
     return s.MeasurementOut(name=m.name, value=m.value_text, unit=m.unit, nominal=m.nominal, lower=m.lower,
-                            upper=m.upper, passed=m.passed, source=m.source, voided=m.voided_at is not None)
+                            upper=m.upper, passed=m.passed, source=m.source, captured=captured,  # type: ignore[arg-type]
+                            voided=m.voided_at is not None)
 
 
 def unit(record: UnitRecord) -> s.UnitOut:

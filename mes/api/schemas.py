@@ -91,6 +91,11 @@ class WorkOrderPage(BaseModel):
 
 # --- units and steps ----------------------------------------------------------------------------
 
+class SourceOut(BaseModel):
+    tag: str
+    aggregate: Literal["last", "min", "max", "mean"]
+
+
 class CharacteristicOut(BaseModel):
     name: str
     kind: str
@@ -98,6 +103,8 @@ class CharacteristicOut(BaseModel):
     nominal: str | None
     lower: str | None
     upper: str | None
+    source: SourceOut | None = Field(default=None, description="read from this tag of the step's machine at "
+                                     "completion; not entered by hand")
 
 
 class StepOut(BaseModel):
@@ -125,6 +132,17 @@ class EventOut(BaseModel):
     note: str | None
 
 
+class CapturedOut(BaseModel):
+    """Where a machine value came from: `aggregate` of `samples` good samples of the tag in the window."""
+
+    machine: str
+    tag: str
+    aggregate: str
+    samples: int
+    window_start: datetime
+    window_end: datetime
+
+
 class MeasurementOut(BaseModel):
     name: str
     value: str
@@ -133,8 +151,38 @@ class MeasurementOut(BaseModel):
     lower: str | None
     upper: str | None
     passed: bool
-    source: str
+    source: Literal["manual", "machine"]
+    captured: CapturedOut | None = None
     voided: bool = False
+
+
+class ExcursionOut(BaseModel):
+    """A tag of the machine outside one of its limits while the step ran (so far, for a running step)."""
+
+    machine: str
+    tag: str
+    unit: str | None
+    side: Literal["high", "low"]
+    limit: str
+    first_at: datetime
+    last_at: datetime
+    extreme: float
+    samples: int
+    action: Literal["flag", "fail"]
+    ncr: str | None
+
+
+class MachineWriteOut(BaseModel):
+    """A value the MES asked to load into a machine at the step's start: pending, verified or failed (why)."""
+
+    machine: str
+    tag: str
+    meaning: str
+    value: str
+    status: Literal["pending", "verified", "failed"]
+    error: str | None
+    requested_at: datetime
+    done_at: datetime | None
 
 
 class ExecutionOut(BaseModel):
@@ -151,6 +199,8 @@ class ExecutionOut(BaseModel):
     people: list[str]
     events: list[EventOut]
     measurements: list[MeasurementOut]
+    excursions: list[ExcursionOut] = []
+    machine_writes: list[MachineWriteOut] = []
 
 
 class UnitOut(BaseModel):
@@ -185,7 +235,9 @@ class AbortIn(Input):
 
 
 class CompleteIn(Input):
-    measurements: dict[Annotated[str, Field(max_length=64)], MeasuredValue] = Field(default_factory=dict)
+    measurements: dict[Annotated[str, Field(max_length=64)], MeasuredValue] = Field(
+        default_factory=dict, description="a value per characteristic, except those the machine measures "
+        "(`source` set): they are read from it")
     instruments: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(min_length=1, max_length=32)]] = (
         Field(default_factory=dict, description='instrument code per characteristic, or under "*" for all'))
 

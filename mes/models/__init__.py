@@ -1,6 +1,7 @@
 """ORM entities by area; importing this module registers every table on `Base.metadata`."""
 from mes.models.audit import AuditHead, AuditRow
 from mes.models.base import Base, UTCDateTime, utcnow
+from mes.models.excursions import Excursion
 from mes.models.machine_link import EndpointHealth, MachineWrite, TelemetryGap
 from mes.models.materials import BomItem, Consumption, Part, ReceivedItem
 from mes.models.plant import (
@@ -68,6 +69,7 @@ __all__ = [
     "DefectCode",
     "Deviation",
     "EndpointHealth",
+    "Excursion",
     "Hold",
     "IdempotencyRecord",
     "Instrument",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mes.models.base import Base, utcnow
@@ -118,6 +118,7 @@ class Machine(Base):
     subscription: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state_map: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # raw value -> PackML state
     security: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the endpoint's channel security, if any
+    clock_alarm_s: Mapped[float] = mapped_column(Float, default=2.0)  # alarm past this clock offset
     active: Mapped[bool] = mapped_column(default=True)
 
     line: Mapped[Line] = relationship(back_populates="machines")
@@ -142,6 +143,7 @@ class Tag(Base):
     offset: Mapped[str] = mapped_column(String(32), default="0")
     low_limit: Mapped[str | None] = mapped_column(String(32))
     high_limit: Mapped[str | None] = mapped_column(String(32))
+    on_excursion: Mapped[str] = mapped_column(String(8), default="flag")  # ignore | flag | fail (mes.excursions)
     subscription: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(default=True)
 
@@ -189,6 +191,7 @@ class RoutingStep(Base):
     signoff: Mapped[bool] = mapped_column(default=False)
     qualifications: Mapped[list[str]] = mapped_column(JSON, default=list)
     instruction: Mapped[str] = mapped_column(String(4000), default="")
+    recipe: Mapped[str | None] = mapped_column(String(200))  # written to the machine's recipe node at the start
 
     revision: Mapped[RoutingRevision] = relationship(back_populates="steps")
     stations: Mapped[list[Station]] = relationship(secondary=step_stations, order_by="Station.code")
@@ -214,5 +217,8 @@ class Characteristic(Base):
     lower: Mapped[str | None] = mapped_column(String(32))
     upper: Mapped[str | None] = mapped_column(String(32))
     key: Mapped[bool] = mapped_column(default=False)  # a key characteristic, charted with SPC
+    # Read from this tag of the execution's machine at completion (mes.machine_capture); None: typed.
+    source_tag: Mapped[str | None] = mapped_column(String(64))
+    source_aggregate: Mapped[str | None] = mapped_column(String(8))  # last | min | max | mean
 
     step: Mapped[RoutingStep] = relationship(back_populates="characteristics")

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mes.models.base import Base, utcnow
-from mes.models.plant import Characteristic, Machine, RoutingRevision, RoutingStep, Station, UnitType
+from mes.models.plant import Characteristic, Machine, RoutingRevision, RoutingStep, Station, Tag, UnitType
 from mes.models.users import User
 
 if TYPE_CHECKING:
@@ -159,6 +159,13 @@ class Measurement(Base):
     upper: Mapped[str | None] = mapped_column(String(32))
     passed: Mapped[bool]
     source: Mapped[str] = mapped_column(String(16), default="manual")  # manual | machine
+    # Where a machine value came from: `captured_aggregate` of `captured_samples` good samples of the tag
+    # in [captured_from, captured_to] (mes.machine_capture).
+    captured_tag_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id"))
+    captured_aggregate: Mapped[str | None] = mapped_column(String(8))
+    captured_samples: Mapped[int | None]
+    captured_from: Mapped[datetime | None]
+    captured_to: Mapped[datetime | None]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"), index=True)
     deviation_id: Mapped[int | None] = mapped_column(ForeignKey("deviations.id"))
@@ -170,6 +177,7 @@ class Measurement(Base):
 
     execution: Mapped[StepExecution] = relationship(back_populates="measurements")
     characteristic: Mapped[Characteristic] = relationship()
+    captured_tag: Mapped[Tag | None] = relationship()
 
 
 class Nonconformance(Base):

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from mes.plant_config.schema import LineFile, PartConfig, PartsFile, PlantFile
+from mes.plant_config.schema import NUMERIC_TYPES, LineFile, PartConfig, PartsFile, PlantFile
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -112,6 +112,22 @@ def _check_line(path: Path, line: LineFile, plant: PlantFile, problems: list[str
             problems.append(f"{where}.machine_run: no machine stands at the step's stations")
     _duplicates([(f"{path}: routing.steps[{i}].code", s.code) for i, s in enumerate(line.routing.steps)],
                 "step code", problems)
+    _check_captured(path, line, problems)
+
+
+def _check_captured(path: Path, line: LineFile, problems: list[str]) -> None:
+    """A characteristic read from a tag names a numeric tag of a machine standing at one of the step's stations."""
+    for i, step in enumerate(line.routing.steps):
+        tags = {t.name: t for m in line.machines if m.station in step.stations for t in m.tags}
+        for j, c in enumerate(step.characteristics):
+            if c.source is None:
+                continue
+            where = f"{path}: routing.steps[{i}].characteristics[{j}].source.tag"
+            tag = tags.get(c.source.tag)
+            if tag is None:
+                problems.append(f"{where}: no machine at {', '.join(step.stations)} has a tag {c.source.tag!r}")
+            elif tag.data_type not in NUMERIC_TYPES:
+                problems.append(f"{where}: tag {c.source.tag!r} is {tag.data_type}, not a number")
 
 
 def _check_bills_of_material(lines: list[LoadedLine], parts_path: Path, parts: tuple[PartConfig, ...],
@@ -153,6 +169,13 @@ def _check_across_lines(lines: list[LoadedLine], problems: list[str]) -> None:
     _duplicates(each("unit_type.serial_prefix", lambda c: [c.unit_type.serial_prefix]), "serial prefix", problems)
     _duplicates(each("stations[{i}].code", lambda c: [s.code for s in c.stations]), "station code", problems)
     _duplicates(each("machines[{i}].code", lambda c: [m.code for m in c.machines]), "machine code", problems)
+    secured: dict[str, tuple[str, Any]] = {}  # endpoint -> (where first seen, its security)
+    for ln in lines:
+        for i, m in enumerate(ln.config.machines):
+            where, security = secured.setdefault(m.endpoint, (f"{ln.path}: machines[{i}]", m.security))
+            if security != m.security:
+                problems.append(f"{ln.path}: machines[{i}].security: {m.endpoint} is also used by {where} with "
+                                "other security settings; one endpoint has one secure channel")
 
 
 def load_plant_config(config_dir: Path) -> PlantConfig:

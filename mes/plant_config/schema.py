@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from mes.permissions import PERMISSIONS
+from mes.plant_config.security import SecuritySettings
 
 PACKML_STATES = (
     "Undefined", "Clearing", "Stopped", "Starting", "Idle", "Suspended", "Execute", "Stopping", "Aborting",
@@ -164,6 +165,9 @@ class TagConfig(Strict):
     offset: Dec = Decimal(0)
     low: Dec | None = None
     high: Dec | None = None
+    # Leaving the limits while a unit's step runs on the machine is recorded (flag), also fails the step (fail),
+    # or is not checked (ignore: limits a step crosses by design, like a vacuum pumped down and vented again).
+    on_excursion: Literal["ignore", "flag", "fail"] = "flag"
     subscription: SubscriptionConfig = SubscriptionConfig()
 
     @field_validator("node")
@@ -189,6 +193,8 @@ class TagConfig(Strict):
             raise ValueError(f"low limit {self.low} is above high limit {self.high}")
         if self.scale == 0:
             raise ValueError("scale cannot be 0")
+        if self.on_excursion == "fail" and self.low is None and self.high is None:
+            raise ValueError("on_excursion = \"fail\" needs a low or high limit to leave")
         return self
 
 
@@ -203,6 +209,8 @@ class MachineConfig(Strict):
     ideal_cycle_s: int | None = Field(default=None, gt=0)
     subscription: SubscriptionConfig = SubscriptionConfig()
     state_map: dict[str, str] | None = None  # raw value -> PackML state; default PACKML_CODES
+    security: SecuritySettings | None = None  # the endpoint's secure channel; machines sharing it agree
+    clock_alarm_s: float = Field(default=2.0, gt=0)  # alarm when the endpoint's clock is off by more than this
     tags: list[TagConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -218,11 +226,21 @@ class MachineConfig(Strict):
                 raise ValueError(f"more than one {meaning} tag")
         if any(t.meaning == "state" for t in self.tags) and any(t.meaning == "running" for t in self.tags):
             raise ValueError("a machine has a state tag or a running flag, not both")
+        if self.security is not None and self.security.password is not None:
+            raise ValueError("security.password: configuration files are committed; name an environment variable "
+                             "holding it in security.password_env instead")
         if self.state_map is not None:
             bad = sorted(set(self.state_map.values()) - set(PACKML_STATES))
             if bad:
                 raise ValueError(f"state_map names unknown PackML state(s) {', '.join(bad)}")
         return self
+
+
+class CaptureConfig(Strict):
+    """A value the machine measures: `aggregate` of its good samples of `tag` over the step, read at completion."""
+
+    tag: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+    aggregate: Literal["last", "min", "max", "mean"] = "last"
 
 
 class CharacteristicConfig(Strict):
@@ -233,12 +251,15 @@ class CharacteristicConfig(Strict):
     lower: Dec | None = None
     upper: Dec | None = None
     key: bool = False
+    source: CaptureConfig | None = None  # None: typed by the operator
 
     @model_validator(mode="after")
     def _limits(self) -> CharacteristicConfig:
         if self.kind == "pass_fail":
             if any(v is not None for v in (self.nominal, self.lower, self.upper, self.unit)):
                 raise ValueError("a pass_fail characteristic has no unit, nominal or limits")
+            if self.source is not None:
+                raise ValueError("a pass_fail characteristic is judged by a person, not read from a tag")
             return self
         if not self.unit:
             raise ValueError("a variable characteristic needs a unit")
@@ -269,6 +290,7 @@ class StepConfig(Strict):
     signoff: bool = False
     qualifications: list[Code] = []
     instruction: str = ""
+    recipe: str | None = Field(default=None, min_length=1, max_length=200)  # loaded into the machine at start
     characteristics: list[CharacteristicConfig] = []
     consumes: list[BomLineConfig] = []  # the step's bill of material
 

@@ -60,10 +60,12 @@ def upgrade() -> None:
     op.create_index(op.f('ix_machine_writes_execution_id'), 'machine_writes', ['execution_id'])
     with op.batch_alter_table('machines') as batch_op:
         batch_op.add_column(sa.Column('security', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('clock_alarm_s', sa.Float(), nullable=False, server_default='2.0'))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('machines') as batch_op:
+        batch_op.drop_column('clock_alarm_s')
         batch_op.drop_column('security')
     op.drop_table('machine_writes')
     op.drop_table('endpoint_health')
