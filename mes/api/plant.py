@@ -4,12 +4,13 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from mes import catalog
+from mes import catalog, link_health
 from mes.api import schemas as s
 from mes.api.operation import Call, operation
+from mes.models import utcnow
 
 
-@operation("GET", "/health", summary="Is the app up and can it reach its database (public)",
+@operation("GET", "/health", summary="Is the app up, can it reach its database, are the machines connected (public)",
            response=s.Health, permission=None)
 def health(call: Call) -> s.Health:
     try:
@@ -17,7 +18,11 @@ def health(call: Call) -> s.Health:
         database = s.DatabaseHealth(ok=True, dialect=call.session.get_bind().dialect.name)
     except SQLAlchemyError as exc:
         database = s.DatabaseHealth(ok=False, error=type(exc).__name__)
-    return s.Health(status="ok" if database.ok else "degraded", database=database)
+        return s.Health(status="degraded", database=database)
+    adapters = [s.EndpointHealthOut(**{**vars(e), "machines": list(e.machines), "problems": list(e.problems)})
+                for e in link_health.endpoint_statuses(call.session, utcnow())]
+    link = "ok" if all(not a.problems for a in adapters) else "degraded"
+    return s.Health(status="ok", database=database, link=link, adapters=adapters)
 
 
 @operation("GET", "/lines", summary="The lines, the unit type each builds and its quantity per satellite",

@@ -34,9 +34,25 @@ class DatabaseHealth(BaseModel):
     error: str | None = None
 
 
+class EndpointHealthOut(BaseModel):
+    endpoint: str
+    machines: list[str]
+    connected: bool = Field(description="the adapter reports it connected, within the last 30 s")
+    reported_at: datetime | None
+    last_value_at: datetime | None
+    spool_readings: int
+    spool_fill: float = Field(description="0 to 1 of the adapter's spool capacity")
+    clock_offset_s: float | None = Field(description="the PLC's clock minus the MES's")
+    gaps_today: int
+    problems: list[str]
+
+
 class Health(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded"] = Field(description="the app and its database")
     database: DatabaseHealth
+    link: Literal["ok", "degraded"] = Field("ok", description="degraded while any endpoint has a problem")
+    adapters: list[EndpointHealthOut] = Field(default_factory=list,
+                                              description="the machine link, per OPC UA endpoint")
 
 
 class UnitTypeOut(BaseModel):
