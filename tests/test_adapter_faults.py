@@ -126,9 +126,13 @@ def test_a_plc_restart_declares_one_gap_and_stores_nothing_twice(line_one, sessi
         await simulator.pause()
         await simulator.stop()
         await asyncio.sleep(2)
-        await simulator.start()
+        await simulator.start()  # still paused: what the machines send next must all arrive
+        for _ in range(60):  # back-off, a new session, the subscriptions re-created, the gaps declared
+            if set(gaps(sessions, "disconnected")) >= set(EXACT):
+                break
+            await asyncio.sleep(0.5)
         simulator.resume()
-        await asyncio.sleep(8)  # back-off, a new session, the subscriptions re-created
+        await asyncio.sleep(2)
 
     stats, sent = asyncio.run(run_line_one(line_one, sessions, restart))
     declared = gaps(sessions, "disconnected")
@@ -156,10 +160,11 @@ def database_outage(url: str) -> Iterator[tuple[str, TcpProxy | None, list]]:
 
 
 def take_away(url: str, proxy: TcpProxy | None, holder: list) -> None:  # type: ignore[type-arg]
+    """Blocks until SQLite's lock is taken: call it off the event loop, which the adapter needs meanwhile."""
     if proxy is not None:
         proxy.cut()
         return
-    connection = sqlite3.connect(make_url(url).database, isolation_level=None, check_same_thread=False)
+    connection = sqlite3.connect(make_url(url).database, isolation_level=None, check_same_thread=False, timeout=30)
     connection.execute("BEGIN EXCLUSIVE")
     holder.append(connection)
 
@@ -178,9 +183,9 @@ def test_a_database_outage_loses_nothing_the_machines_sent(line_one, sessions, d
         engine = make_engine(url, bulk_writer=True)
 
         async def outage(simulator: PlantSimulator) -> None:
-            take_away(database_url, proxy, holder)
+            await asyncio.to_thread(take_away, database_url, proxy, holder)  # may wait for the writer's lock
             await asyncio.sleep(4)
-            give_back(proxy, holder)
+            await asyncio.to_thread(give_back, proxy, holder)
 
         try:
             stats, sent = asyncio.run(run_line_one(line_one, sessions, outage, make_session_factory(engine),
@@ -198,9 +203,9 @@ def test_a_full_spool_refuses_readings_as_a_declared_gap(line_one, sessions, dat
         engine = make_engine(url, bulk_writer=True)
 
         async def outage(simulator: PlantSimulator) -> None:
-            take_away(database_url, proxy, holder)
+            await asyncio.to_thread(take_away, database_url, proxy, holder)  # may wait for the writer's lock
             await asyncio.sleep(4)
-            give_back(proxy, holder)
+            await asyncio.to_thread(give_back, proxy, holder)
 
         try:
             stats, _ = asyncio.run(run_line_one(line_one, sessions, outage, make_session_factory(engine),
@@ -232,7 +237,7 @@ def test_a_killed_adapter_loses_nothing_it_had_spooled(line_one, sessions, datab
                     await asyncio.sleep(6)  # started, connected, initial values stored
                     simulator.resume()
                     await asyncio.sleep(1)
-                    take_away(database_url, proxy, holder)
+                    await asyncio.to_thread(take_away, database_url, proxy, holder)
                     await asyncio.sleep(3)  # what arrives now is spooled
                     await simulator.pause()
                     await asyncio.sleep(1.5)  # the last window reaches the spool
