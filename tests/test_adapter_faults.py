@@ -24,8 +24,11 @@ from line_adapters.runner import WriterStats, run_adapters
 from line_adapters.simulator import PlantSimulator
 from mes.db import make_engine, make_session_factory
 from mes.models import Machine, Sample, TelemetryGap
+from tests import test_adapters
 from tests.fault_proxy import TcpProxy
-from tests.test_adapters import EXACT, line_one, samples_of, settled, tags_of  # noqa: F401  (line_one: a fixture)
+from tests.test_adapters import EXACT, samples_of, settled, tags_of
+
+line_one = test_adapters.line_one  # the fixture: line 1's machines on free ports
 
 BALANCER = "RWA-BAL1"
 
@@ -81,7 +84,6 @@ async def run_line_one(line_one, sessions, fault, adapter_sessions=None, histori
 
 
 def test_a_network_cut_within_the_queue_window_loses_nothing_and_declares_no_gap(line_one, sessions) -> None:
-    config, offset = line_one
     with sessions() as session:
         endpoint = session.scalars(select(Machine.endpoint).filter_by(code=BALANCER)).one()
     with TcpProxy(port_of(endpoint)) as proxy:
@@ -93,7 +95,7 @@ def test_a_network_cut_within_the_queue_window_loses_nothing_and_declares_no_gap
             proxy.mend()
             await asyncio.sleep(6)  # reconnect (1 s, then 2 s back-off), transfer, republish
 
-        stats, sent = asyncio.run(run_line_one(line_one, sessions, cut))
+        _, sent = asyncio.run(run_line_one(line_one, sessions, cut))
     assert missing_samples(sessions, sent) == dict.fromkeys(EXACT, 0)
     assert gaps(sessions) == {}
 
@@ -134,7 +136,7 @@ def test_a_plc_restart_declares_one_gap_and_stores_nothing_twice(line_one, sessi
         simulator.resume()
         await asyncio.sleep(2)
 
-    stats, sent = asyncio.run(run_line_one(line_one, sessions, restart))
+    _, sent = asyncio.run(run_line_one(line_one, sessions, restart))
     declared = gaps(sessions, "disconnected")
     assert set(declared) >= set(EXACT) and set(declared.values()) == {1}
     with sessions() as session:
@@ -178,7 +180,9 @@ def give_back(proxy: TcpProxy | None, holder: list) -> None:  # type: ignore[typ
         connection.close()
 
 
-def test_a_database_outage_loses_nothing_the_machines_sent(line_one, sessions, database_url, tmp_path) -> None:
+def through_an_outage(line_one, sessions, database_url, spool_mb: float, tmp_path) -> tuple[  # type: ignore[no-untyped-def]
+        WriterStats, dict[str, int]]:
+    """Run line 1 with the adapter's database taken away for 4 s while the machines run."""
     with database_outage(database_url) as (url, proxy, holder):
         engine = make_engine(url, bulk_writer=True)
 
@@ -188,31 +192,22 @@ def test_a_database_outage_loses_nothing_the_machines_sent(line_one, sessions, d
             await asyncio.to_thread(give_back, proxy, holder)
 
         try:
-            stats, sent = asyncio.run(run_line_one(line_one, sessions, outage, make_session_factory(engine),
-                                                   spool_folder=tmp_path / "spool"))
+            return asyncio.run(run_line_one(line_one, sessions, outage, make_session_factory(engine),
+                                            spool_folder=tmp_path / "spool", spool_mb=spool_mb))
         finally:
             give_back(proxy, holder)
             engine.dispose()
+
+
+def test_a_database_outage_loses_nothing_the_machines_sent(line_one, sessions, database_url, tmp_path) -> None:
+    stats, sent = through_an_outage(line_one, sessions, database_url, 64, tmp_path)
     assert stats.spooled > 0 and stats.refused == 0
     assert missing_samples(sessions, sent) == dict.fromkeys(EXACT, 0)
     assert gaps(sessions) == {}
 
 
 def test_a_full_spool_refuses_readings_as_a_declared_gap(line_one, sessions, database_url, tmp_path) -> None:
-    with database_outage(database_url) as (url, proxy, holder):
-        engine = make_engine(url, bulk_writer=True)
-
-        async def outage(simulator: PlantSimulator) -> None:
-            await asyncio.to_thread(take_away, database_url, proxy, holder)  # may wait for the writer's lock
-            await asyncio.sleep(4)
-            await asyncio.to_thread(give_back, proxy, holder)
-
-        try:
-            stats, _ = asyncio.run(run_line_one(line_one, sessions, outage, make_session_factory(engine),
-                                                spool_folder=tmp_path / "spool", spool_mb=0.002))
-        finally:
-            give_back(proxy, holder)
-            engine.dispose()
+    stats, _ = through_an_outage(line_one, sessions, database_url, 0.002, tmp_path)
     assert stats.refused > 0
     assert gaps(sessions, "spool_full")  # declared, per machine, not dropped in silence
 
@@ -220,7 +215,7 @@ def test_a_full_spool_refuses_readings_as_a_declared_gap(line_one, sessions, dat
 def adapter_process(database_url: str, instance: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MES_DATABASE_URL": database_url, "MES_INSTANCE_PATH": str(instance)}
     return subprocess.Popen([sys.executable, "-m", "mes", "adapters", "run", "--line", "1"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(instance / "adapter.log", "ab"))  # noqa: SIM115
+                            stdout=subprocess.DEVNULL, stderr=open(instance / "adapter.log", "ab"))
 
 
 def test_a_killed_adapter_loses_nothing_it_had_spooled(line_one, sessions, database_url, tmp_path) -> None:

@@ -16,7 +16,10 @@ from line_adapters import security
 from line_adapters.runner import run_adapters
 from line_adapters.simulator import PlantSimulator
 from mes.models import EndpointHealth, Machine, Sample
-from tests.test_adapters import line_one, samples_of, settled  # noqa: F401  (line_one: a fixture)
+from tests import test_adapters
+from tests.test_adapters import samples_of, settled
+
+line_one = test_adapters.line_one  # the fixture: line 1's machines on free ports
 
 BALANCER = "RWA-BAL1"
 
