@@ -207,7 +207,7 @@ def test_a_database_outage_loses_nothing_the_machines_sent(line_one, sessions, d
 
 
 def test_a_full_spool_refuses_readings_as_a_declared_gap(line_one, sessions, database_url, tmp_path) -> None:
-    stats, _ = through_an_outage(line_one, sessions, database_url, 0.002, tmp_path)
+    stats, _ = through_an_outage(line_one, sessions, database_url, 0.0005, tmp_path)  # a dozen readings
     assert stats.refused > 0
     assert gaps(sessions, "spool_full")  # declared, per machine, not dropped in silence
 
