@@ -29,6 +29,7 @@ HEALTH_EVERY_S = 2.0
 RETRY_S = 1.0  # while the database is away, try it again this often
 DRAIN_SLICE_S = 1.0  # drain the spool for at most this long before looking at new readings
 RESTART_GAP_MIN = timedelta(seconds=2)  # shorter silences across a restart are not worth a gap
+RESTART_LOOKBACK = timedelta(hours=1)  # how far back a restart gap may begin at the last stored value
 
 
 @dataclass
@@ -75,6 +76,7 @@ class BatchWriter(threading.Thread):
         self._database_away = False
         self._retry_at = 0.0
         self._firsts: list[tuple[int, datetime]] = []  # (machine, when its first values of this run came)
+        self._listened: dict[str, datetime] = {}
         self._due = {"rollup": time.monotonic(), "health": 0.0}
 
     def put(self, readings: list[Reading]) -> None:
@@ -98,6 +100,7 @@ class BatchWriter(threading.Thread):
             self._firsts.extend((m, at) for m in machine_ids)
 
     def run(self) -> None:
+        self._listened = self._heard_before()
         while True:
             self._wake.wait(self.window)
             self._wake.clear()
@@ -188,19 +191,30 @@ class BatchWriter(threading.Thread):
         return True
 
     def _restart_gaps(self, session: Session, firsts: list[tuple[int, datetime]]) -> None:
-        """Across a restart nothing was received from a machine between its last stored value (or the last
-        time an adapter reported it connected) and its first value of this run: a gap."""
+        """Across a restart nothing was received from a machine between the last value an earlier run stored
+        (or that run's last report of being connected: everything it received before is durable) and the
+        machine's first value of this run: a gap. A machine no earlier run heard of has none."""
         for machine, received in firsts:
+            # Received before this run started, not just stamped before it: re-sent initial values are older.
             last = session.scalar(select(func.max(Sample.source_time)).join(Tag).where(
-                Tag.machine_id == machine, Sample.source_time < self.started_at))
-            listened = session.scalar(select(func.max(EndpointHealth.updated_at)).where(
-                EndpointHealth.connected.is_(True), EndpointHealth.endpoint == select(Machine.endpoint).where(
-                    Machine.id == machine).scalar_subquery(), EndpointHealth.updated_at < self.started_at))
+                Tag.machine_id == machine, Sample.source_time >= self.started_at - RESTART_LOOKBACK,
+                Sample.received_at < self.started_at))
+            endpoint = session.scalar(select(Machine.endpoint).where(Machine.id == machine))
+            listened = self._listened.get(endpoint)
             start = max((t for t in (last, listened) if t is not None), default=None)
             if start is not None and received - start > RESTART_GAP_MIN:
                 session.add(TelemetryGap(machine_id=machine, started_at=start, ended_at=received,
                                          reason="adapter_restart"))
                 self.stats.gaps += 1
+
+    def _heard_before(self) -> dict[str, datetime]:
+        """When an earlier run last reported each endpoint connected (read before this run reports)."""
+        try:
+            with self.sessions() as session:
+                return dict(session.execute(select(EndpointHealth.endpoint, EndpointHealth.updated_at).where(
+                    EndpointHealth.connected.is_(True))).all())
+        except Exception:  # the database is away at start: restart gaps then begin at the last stored value
+            return {}
 
     def _store_gaps(self) -> None:
         """Write the gaps declared meanwhile; restart gaps wait until the previous run's spool is drained."""

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from line_adapters.browse import Variable, browse, draft_node_map
 from line_adapters.runner import WriterStats, run_adapters
 from line_adapters.simulator import PlantSimulator, endpoint_url
-from mes.models import Line, Machine, MachineState, ProductionCount, Sample, Tag
+from mes.models import Line, Machine, MachineState, ProductionCount, Sample, Tag, TelemetryGap
 from mes.plant_config.schema import TagConfig
 
 EXACT = ("RWA-BAL1", "RWA-VIB1", "RWA-TVAC1")  # no deadband: every change sent must arrive
@@ -85,6 +85,7 @@ def test_every_change_the_machines_send_is_stored_with_its_source_time(line_one,
         assert started - timedelta(seconds=5) <= times[0] <= times[1] <= datetime.now(UTC)
         pairs = session.execute(select(Sample.source_time, Sample.received_at)).all()
         assert all(source - timedelta(seconds=1) <= received for source, received in pairs)
+        assert session.scalar(select(func.count()).select_from(TelemetryGap)) == 0  # a first run has no gap
 
 
 def test_states_and_counts_come_from_the_machines(line_one, sessions) -> None:
