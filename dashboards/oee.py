@@ -21,7 +21,7 @@ Timestamps are naive UTC or tz-aware (converted); state intervals of one machine
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -107,28 +107,52 @@ def _calendar_for(calendars: Calendars, machine_id: Hashable) -> Calendar:
     return calendars
 
 
+def _worktimes(calendars: Calendars, machine_ids: Sequence[Hashable], lo: int, hi: int,
+               ) -> list[tuple[_Worktime, list[Hashable]]]:
+    """One `_Worktime` per distinct calendar with the machines that work it: machines of a line mostly share one
+    calendar object (queries_machines.calendars hands out one frame per calendar name), so it is built once."""
+    groups: dict[int, tuple[_Worktime, list[Hashable]]] = {}
+    for machine_id in machine_ids:
+        calendar = _calendar_for(calendars, machine_id)
+        if id(calendar) not in groups:
+            groups[id(calendar)] = (_Worktime(calendar, lo, hi), [])
+        groups[id(calendar)][1].append(machine_id)
+    return list(groups.values())
+
+
+def _per_calendar(groups: list[tuple[_Worktime, list[Hashable]]], machine_ids: pd.Series,
+                  apply: Callable[[_Worktime, np.ndarray], np.ndarray], dtype: type) -> np.ndarray:
+    """`apply(worktime, rows)` for the rows of each calendar's machines, one vectorised call a calendar."""
+    out = np.zeros(len(machine_ids), dtype=dtype)
+    for work, ids in groups:
+        rows = np.flatnonzero(machine_ids.isin(ids).to_numpy())
+        out[rows] = apply(work, rows)
+    return out
+
+
 def state_time(states: pd.DataFrame, calendars: Calendars, window: tuple[Stamp, Stamp], now: Stamp | None = None,
                state_map: Mapping[str, str] = DEFAULT_STATE_MAP) -> pd.DataFrame:
     """The state rows clipped to the window (open ones closed at `now`) with category, planned_s, not_planned_s.
 
     Columns: machine_id, state, started_at, ended_at (NaT while open)[, reason]. `calendars`: one calendar, or one
     per machine_id; a calendar is (start, end) pairs or a DataFrame whose first two columns are start and end.
+    Rows come grouped by machine (in order of first appearance), in their given order within a machine.
     """
-    if unknown := sorted(set(states["state"]) - set(state_map)):
+    if unknown := sorted(set(pd.unique(states["state"])) - set(state_map)):
         raise ValueError(f"state(s) missing from the state map: {', '.join(map(str, unknown))}")
-    lo, hi = _bounds(window, now)
-    parts = []
-    for machine_id, rows in states.groupby("machine_id", sort=False):
-        work = _Worktime(_calendar_for(calendars, machine_id), lo, hi)
-        start = np.clip(_ns_array(rows["started_at"], hi), lo, hi)
-        end = np.maximum(np.clip(_ns_array(rows["ended_at"], hi), lo, hi), start)
-        inside = work.until(end) - work.until(start)
-        parts.append(rows.assign(planned_s=inside / NS, not_planned_s=(end - start - inside) / NS))
     cols = [*states.columns, "category", "planned_s", "not_planned_s"]
-    if not parts:
+    if states.empty:
         return pd.DataFrame(columns=cols)
-    out = pd.concat(parts).assign(category=lambda f: f["state"].map(state_map))
-    return out.loc[(out["planned_s"] + out["not_planned_s"]) > 0, cols].reset_index(drop=True)
+    lo, hi = _bounds(window, now)
+    codes, ids = pd.factorize(states["machine_id"])
+    rows = states.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)
+    start = np.clip(_ns_array(rows["started_at"], hi), lo, hi)
+    end = np.maximum(np.clip(_ns_array(rows["ended_at"], hi), lo, hi), start)
+    groups = _worktimes(calendars, list(ids), lo, hi)
+    inside = _per_calendar(groups, rows["machine_id"], lambda w, i: w.until(end[i]) - w.until(start[i]), np.int64)
+    out = rows.assign(category=rows["state"].map(state_map), planned_s=inside / NS,
+                      not_planned_s=(end - start - inside) / NS)
+    return out.loc[(end - start) > 0, cols].reset_index(drop=True)
 
 
 def time_elements(states: pd.DataFrame, calendars: Calendars, window: tuple[Stamp, Stamp], now: Stamp | None = None,
@@ -139,19 +163,19 @@ def time_elements(states: pd.DataFrame, calendars: Calendars, window: tuple[Stam
     timed = state_time(states, calendars, window, now, state_map)
     ids = list(dict.fromkeys([*(machine_ids or []), *states["machine_id"]]))
     lo, hi = _bounds(window, now)
-    rows = []
-    for machine_id in ids:
-        mine = timed[timed["machine_id"] == machine_id]
-        by_cat = mine.groupby("category")["planned_s"].sum()
-        row: dict[str, Any] = {"machine_id": machine_id, "planned_s": _Worktime(
-            _calendar_for(calendars, machine_id), lo, hi).total / NS}
-        for cat in (PRODUCTION, SETUP, DOWN, IDLE):
-            row[f"{cat}_s"] = float(by_cat.get(cat, 0.0))
-        row["planned_busy_s"] = sum(row[f"{cat}_s"] for cat in (PRODUCTION, *LOSSES))
-        row["unknown_s"] = max(0.0, row["planned_s"] - row["planned_busy_s"])
-        row["not_planned_s"] = float(mine["not_planned_s"].sum())
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["machine_id", *TIME_COLUMNS])
+    planned = {m: work.total / NS for work, members in _worktimes(calendars, ids, lo, hi) for m in members}
+    by_cat = timed.groupby(["machine_id", "category"])["planned_s"].sum()
+    table = pd.DataFrame({"machine_id": ids, "planned_s": [planned[m] for m in ids]})
+    key = pd.Index(ids, dtype=object)
+    for cat in (PRODUCTION, SETUP, DOWN, IDLE):
+        mine = by_cat.xs(cat, level="category") if cat in by_cat.index.get_level_values("category") else None
+        table[f"{cat}_s"] = (mine.reindex(key, fill_value=0.0).to_numpy(float) if mine is not None
+                             else np.zeros(len(ids)))
+    table["planned_busy_s"] = table[[f"{cat}_s" for cat in (PRODUCTION, *LOSSES)]].sum(axis=1)
+    table["unknown_s"] = (table["planned_s"] - table["planned_busy_s"]).clip(lower=0.0)
+    outside = timed.groupby("machine_id")["not_planned_s"].sum()
+    table["not_planned_s"] = outside.reindex(key, fill_value=0.0).to_numpy(float)
+    return table[["machine_id", *TIME_COLUMNS]]
 
 
 def _div(num: float, den: float) -> float | None:
@@ -164,54 +188,73 @@ def _oee(a: float | None, p: float | None, q: float | None) -> float | None:
     return 0.0 if 0.0 in (a, p, q) else None
 
 
-def _counts(counts: pd.DataFrame, calendars: Calendars, machine_id: Hashable, lo: int, hi: int) -> tuple[int, int]:
-    mine = counts[counts["machine_id"] == machine_id]
+def _objects(values: Sequence[float | None], index: pd.Index) -> pd.Series:
+    # dtype=object keeps None as None: pandas 3 turns a list mixing None and floats into NaN even after a cast.
+    return pd.Series(list(values), dtype=object, index=index)
+
+
+def _counts(counts: pd.DataFrame, calendars: Calendars, machine_ids: Sequence[Hashable], lo: int, hi: int,
+            ) -> pd.DataFrame:
+    """produced and good per machine_id: the counts inside the window and the machine's calendar."""
+    mine = counts[counts["machine_id"].isin(machine_ids)].reset_index(drop=True)
     at = _ns_array(mine["at"], lo - 1)
-    keep = (at >= lo) & (at < hi) & _Worktime(_calendar_for(calendars, machine_id), lo, hi).contains(at)
-    kept = mine[keep]
-    good = int(kept.loc[kept["kind"] == "good", "delta"].sum())
-    return good + int(kept.loc[kept["kind"] == "reject", "delta"].sum()), good
+    groups = _worktimes(calendars, list(pd.unique(mine["machine_id"])), lo, hi)
+    working = _per_calendar(groups, mine["machine_id"], lambda w, i: w.contains(at[i]), bool)
+    kept = mine[(at >= lo) & (at < hi) & working]
+    delta = kept["delta"].astype("int64")
+    produced = delta[kept["kind"].isin(("good", "reject")).to_numpy()].groupby(kept["machine_id"]).sum()
+    good = delta[(kept["kind"] == "good").to_numpy()].groupby(kept["machine_id"]).sum()
+    key = pd.Index(machine_ids, dtype=object)
+    return pd.DataFrame({"produced": produced.reindex(key, fill_value=0).to_numpy("int64"),
+                         "good": good.reindex(key, fill_value=0).to_numpy("int64")})
 
 
 def oee_by_machine(states: pd.DataFrame, counts: pd.DataFrame, machines: pd.DataFrame, calendars: Calendars,
                    window: tuple[Stamp, Stamp], now: Stamp | None = None,
                    state_map: Mapping[str, str] = DEFAULT_STATE_MAP) -> pd.DataFrame:
-    """Per machine: time elements, produced, good, availability, performance, quality, oee.
+    """Per machine: time elements, produced, good, availability, performance, quality, oee (floats or None).
 
     Columns: states as `state_time`; counts machine_id, kind (good | reject), delta, at (ProductionCount);
     machines id, ideal_cycle_s (seconds a part, may be None)[, line, code] (Machine), carried into the result.
     """
     lo, hi = _bounds(window, now)
     table = time_elements(states, calendars, window, now, state_map, machine_ids=list(machines["id"]))
-    info = machines.rename(columns={"id": "machine_id"})
-    table = table.merge(info, on="machine_id", how="left")
-    produced_good = [_counts(counts, calendars, m, lo, hi) for m in table["machine_id"]]
-    table["produced"] = [p for p, _ in produced_good]
-    table["good"] = [g for _, g in produced_good]
-    table["availability"] = [_div(r.production_s, r.planned_busy_s) for r in table.itertuples()]
-    table["performance"] = [_div(r.ideal_cycle_s * r.produced, r.production_s) if pd.notna(r.ideal_cycle_s) else None
-                            for r in table.itertuples()]
-    table["quality"] = [_div(r.good, r.produced) for r in table.itertuples()]
-    table["oee"] = [_oee(r.availability, r.performance, r.quality) for r in table.itertuples()]
-    return table.astype({k: object for k in ("availability", "performance", "quality", "oee")})
+    table = table.merge(machines.rename(columns={"id": "machine_id"}), on="machine_id", how="left")
+    parts = _counts(counts, calendars, list(table["machine_id"]), lo, hi)
+    table["produced"], table["good"] = parts["produced"].to_numpy(), parts["good"].to_numpy()
+    ideal = pd.to_numeric(table["ideal_cycle_s"], errors="coerce").to_numpy(float)
+    a = [_div(p, b) for p, b in zip(table["production_s"], table["planned_busy_s"], strict=True)]
+    p = [None if np.isnan(c) else _div(c * n, s) for c, n, s in zip(ideal, table["produced"], table["production_s"],
+                                                                    strict=True)]
+    q = [_div(g, n) for g, n in zip(table["good"], table["produced"], strict=True)]
+    for name, values in (("availability", a), ("performance", p), ("quality", q),
+                         ("oee", [_oee(*f) for f in zip(a, p, q, strict=True)])):
+        table[name] = _objects(values, table.index)
+    return table
 
 
 def oee_by_line(by_machine: pd.DataFrame) -> pd.DataFrame:
     """Per line, pooled over its machines: production_s, planned_busy_s, produced, good, availability,
     performance (over machines with an ideal cycle time), quality, oee. Input: `oee_by_machine` with `line`."""
-    rows = []
-    for line, m in by_machine.groupby("line", sort=True):
-        timed = m[m["ideal_cycle_s"].notna()]
-        a = _div(m["production_s"].sum(), m["planned_busy_s"].sum())
-        p = _div((timed["ideal_cycle_s"] * timed["produced"]).sum(), timed["production_s"].sum())
-        q = _div(m["good"].sum(), m["produced"].sum())
-        rows.append({"line": line, "production_s": float(m["production_s"].sum()),
-                     "planned_busy_s": float(m["planned_busy_s"].sum()), "produced": int(m["produced"].sum()),
-                     "good": int(m["good"].sum()), "availability": a, "performance": p, "quality": q,
-                     "oee": _oee(a, p, q)})
     cols = ["line", "production_s", "planned_busy_s", "produced", "good", "availability", "performance", "quality",
             "oee"]
-    return pd.DataFrame(rows, columns=cols).astype({k: object for k in cols[-4:]})
+    if by_machine.empty:
+        return pd.DataFrame(columns=cols)
+    ideal = pd.to_numeric(by_machine["ideal_cycle_s"], errors="coerce")
+    timed = ideal.notna()
+    frame = by_machine.assign(ideal_parts_s=(ideal * by_machine["produced"]).where(timed, 0.0),
+                              timed_production_s=by_machine["production_s"].where(timed, 0.0))
+    sums = frame.groupby("line", sort=True)[["production_s", "planned_busy_s", "produced", "good", "ideal_parts_s",
+                                             "timed_production_s"]].sum()
+    table = sums.reset_index().astype({"production_s": float, "planned_busy_s": float, "produced": "int64",
+                                       "good": "int64"})
+    a = [_div(p, b) for p, b in zip(sums["production_s"], sums["planned_busy_s"], strict=True)]
+    p = [_div(i, s) for i, s in zip(sums["ideal_parts_s"], sums["timed_production_s"], strict=True)]
+    q = [_div(g, n) for g, n in zip(sums["good"], sums["produced"], strict=True)]
+    for name, values in (("availability", a), ("performance", p), ("quality", q),
+                         ("oee", [_oee(*f) for f in zip(a, p, q, strict=True)])):
+        table[name] = _objects(values, table.index)
+    return table[cols]
 
 
 def downtime_pareto(states: pd.DataFrame, calendars: Calendars, window: tuple[Stamp, Stamp], now: Stamp | None = None,

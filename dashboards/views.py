@@ -102,7 +102,8 @@ def plotly_js(version: str) -> Response:
 
 @dashboards.get("/")
 def index() -> Response:
-    return redirect(url_for("dashboards.spc_page"))
+    return redirect(url_for("dashboards.board_page"))  # the plant board is where the dashboards open
 
 
-from dashboards import spc_pages  # noqa: E402, F401  (its routes register on `dashboards`)
+# The pages register their routes on `dashboards`.
+from dashboards import board_pages, line_pages, machine_pages, spc_pages, traveler_pages  # noqa: E402, F401

@@ -26,6 +26,7 @@ DEMO_USERS = (
     ("admin", "admin", None, None, "Administrator"),
 )
 DEMO_PASSWORD = "demo-password"
+START_PAGE = "/dashboards/board"  # the demo opens on the plant board (it sends a visitor to log in first)
 # The demo's PINs are printed at start-up, so argon2's cost protects nothing for them; the seeded history
 # re-enters a PIN for every signature (about 17 000: buy-offs, acceptances, dispositions, material releases),
 # which at the library's defaults would take over an hour. Demo PINs are therefore hashed with argon2id's
@@ -89,7 +90,7 @@ def demo(settings: Settings, days: int, host: str, port: int, no_serve: bool, no
     for name, role, badge, pin, _ in DEMO_USERS:
         click.echo(f"  {name:<11} {role:<10}" + (f" badge {badge} PIN {pin}" if badge else ""))
     if no_serve:
-        click.echo(f"\nprepared; `mes demo` serves it on http://{host}:{port}/ with simulated machines")
+        click.echo(f"\nprepared; `mes demo` serves it on http://{host}:{port}{START_PAGE} with simulated machines")
         return
     from mes.demo_live import LivePlant, stop_on_sigterm
     from mes.serving import serve_app
@@ -105,8 +106,8 @@ def demo(settings: Settings, days: int, host: str, port: int, no_serve: bool, no
                        " states, counts and values:")
             for text in describe(found):
                 click.echo(text)
-        click.echo(f"\nserving on http://{host}:{port}/  (health: http://{host}:{port}/api/v1/health);"
-                   " Ctrl-C stops" + (" the web app, the simulator and the adapters" if live else ""))
+        click.echo(f"\nserving the plant board on http://{host}:{port}{START_PAGE}  (health: http://{host}:{port}"
+                   "/api/v1/health); Ctrl-C stops" + (" the web app, the simulator and the adapters" if live else ""))
         serve_app(host, port)
     finally:
         if live is not None:
