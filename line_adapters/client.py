@@ -112,9 +112,9 @@ class EndpointClient:
 
     async def _declare(self, started: datetime, ended: datetime) -> None:
         """Read back what the server's history kept of the gap, then declare it."""
-        # From a publishing interval earlier: values queued on the server but not yet sent when the link
-        # broke are older than the last one received. Those already stored are skipped by the writer.
-        lead = timedelta(milliseconds=max(self.plan.groups, default=0)) + timedelta(seconds=1)
+        # From a publishing interval and a queue's worth earlier: values queued on the server but not yet
+        # sent when the link broke are older than the last one received. Those stored are skipped.
+        lead = timedelta(seconds=max(self.plan.groups, default=0) / 1000 + self.queue_window_s + 1)
         backfilled = await self._backfill(started - lead, ended)
         log.warning("%s: values may be missing from %s to %s: a gap (%d read back from history)",
                     self.plan.endpoint, started, ended, backfilled)
